@@ -1,0 +1,54 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 1
+THREADS ?= 8
+FLASK := $(BIN)/flask --app app
+
+.PHONY: install run dev test test-fast lint format bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## make run: install if needed, migrate, serve with gunicorn on HOST:PORT.
+run: install
+	$(FLASK) db upgrade
+	@echo "Serving on http://$(HOST):$(PORT)"
+	$(BIN)/gunicorn --workers $(WORKERS) --threads $(THREADS) --bind $(HOST):$(PORT) \
+		--access-logfile - 'app:create_app()'
+
+## make dev: the same with Flask's reloading debug server.
+dev: install
+	$(FLASK) db upgrade
+	$(FLASK) run --debug --host $(HOST) --port $(PORT)
+
+## make test: the whole suite (unit, API, browser) on SQLite, and on PostgreSQL when
+## TEST_DATABASE_URL is set.
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## make test-fast: everything but the browser tests.
+test-fast: install
+	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,88 @@
+"""The application factory: configuration, extensions, blueprints, commands, error handlers."""
+
+from flask import Flask
+
+from app import config
+from app.extensions import csrf, db, limiter, login_manager, migrate
+
+
+def create_app(test_config=None):
+    """Create and configure an instance of the audit log service."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    configure(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    register_request_hooks(app)
+    return app
+
+
+def configure(app, test_config):
+    """Defaults, then ``instance/config.py``, then the environment, then ``test_config``."""
+    app.config.from_object(config.Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(config.read_environment())
+    if test_config is not None:
+        app.config.update(test_config)
+    app.config.setdefault(
+        "SQLALCHEMY_DATABASE_URI",
+        config.database_uri(app.config.get("DATABASE_URL"), app.instance_path),
+    )
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = config.instance_secret_key(app.instance_path)
+
+
+def register_extensions(app):
+    """Bind the extensions to this app."""
+    from app import database
+
+    db.init_app(app)
+    database.configure_engine(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+
+
+def register_blueprints(app):
+    """Each feature brings its own blueprint."""
+    from app.api.blueprint import bp as api_bp
+    from app.auth.views import bp as auth_bp
+    from app.events.views import bp as events_bp
+    from app.exports.views import bp as exports_bp
+    from app.orgs.views import bp as orgs_bp
+    from app.schemas.views import bp as schemas_bp
+
+    csrf.exempt(api_bp)
+    for blueprint in (auth_bp, orgs_bp, events_bp, schemas_bp, exports_bp, api_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_commands(app):
+    """Each feature brings its own ``flask`` commands."""
+    from app.auth.cli import users_cli
+    from app.orgs.cli import orgs_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(orgs_cli)
+
+
+def register_request_hooks(app):
+    """Error pages, security headers, the layout's context and the first-run redirect."""
+    from app.web import layout
+    from app.web.errors import register_error_handlers
+    from app.web.headers import add_security_headers
+
+    register_error_handlers(app)
+    app.after_request(add_security_headers)
+    app.before_request(layout.require_setup)
+    app.context_processor(layout.layout_context)
+    login_manager.user_loader(layout.load_user)

@@ -1,0 +1,1 @@
+"""The JSON API, wire-compatible with the WorkOS Audit Logs API."""

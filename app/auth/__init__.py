@@ -1,0 +1,1 @@
+"""Accounts: users, passwords, sign-in and the first-run setup."""

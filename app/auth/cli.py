@@ -1,0 +1,32 @@
+"""``flask users ...``: accounts from the command line."""
+
+import click
+from flask.cli import AppGroup
+
+from app.auth import services
+from app.extensions import db
+from app.orgs import services as orgs
+from app.orgs.models import Membership, Role
+from app.service_errors import ServiceError
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--org", "org_id", required=True, help="Organization id (org_...) to join.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--superuser", is_flag=True, help="May create organizations.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create(email, org_id, role, superuser, password):
+    """Create a user who belongs to an organization in the given role."""
+    org = orgs.get_organization(org_id)
+    if org is None:
+        raise click.BadParameter(f"no organization has the id {org_id!r}.", param_hint="--org")
+    try:
+        user = services.create_user(email, password, is_superuser=superuser)
+    except ServiceError as error:
+        raise click.UsageError(error.message) from error
+    db.session.add(Membership(organization=org, user=user, role=Role(role)))
+    db.session.commit()
+    click.echo(f"Created {user.email} ({user.id}), {role} of {org.name} ({org.id}).")

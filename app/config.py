@@ -1,0 +1,74 @@
+"""Configuration: defaults here, then ``instance/config.py``, then the environment."""
+
+import os
+import secrets
+from pathlib import Path
+
+
+class Defaults:
+    """Settings every installation starts from."""
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB, per the API contract
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+    LOGIN_RATE_LIMIT = "10 per 5 minutes"
+    API_RATE_LIMIT = "6000 per 60 seconds"
+
+
+# Settings read from the environment, with the type each one is parsed as.
+ENVIRONMENT_SETTINGS = {
+    "SECRET_KEY": str,
+    "DATABASE_URL": str,
+    "SESSION_COOKIE_SECURE": bool,
+    "LOGIN_RATE_LIMIT": str,
+    "API_RATE_LIMIT": str,
+    "RATELIMIT_STORAGE_URI": str,
+    "MAX_CONTENT_LENGTH": int,
+}
+
+
+def read_environment(environ=os.environ):
+    """Return the settings the environment overrides, parsed to their types."""
+    found = {}
+    for name, kind in ENVIRONMENT_SETTINGS.items():
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            continue
+        if kind is bool:
+            found[name] = raw.strip().lower() in {"1", "true", "yes", "on"}
+        else:
+            found[name] = kind(raw)
+    return found
+
+
+def database_uri(url, instance_path):
+    """Turn ``DATABASE_URL`` (or nothing) into a SQLAlchemy URI using psycopg 3 for PostgreSQL."""
+    if not url:
+        return f"sqlite:///{Path(instance_path) / 'auditlog.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def instance_secret_key(instance_path):
+    """Read the secret key kept in the instance folder, generating it on first use."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: when two workers start together, only one writes the key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    return path.read_text().strip()

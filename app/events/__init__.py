@@ -1,0 +1,1 @@
+"""Audit log events: storage, the viewer and its filters."""

@@ -1,0 +1,1 @@
+"""Exports of the event stream as CSV or NDJSON files."""

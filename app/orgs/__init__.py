@@ -1,0 +1,1 @@
+"""Organizations, their members and the roles members hold."""

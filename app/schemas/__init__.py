@@ -1,0 +1,1 @@
+"""Schemas: which actions an organization's applications may emit, and their targets."""

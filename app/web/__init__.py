@@ -1,0 +1,1 @@
+"""What every HTML page shares: the layout's context, errors, security headers."""

@@ -1,0 +1,42 @@
+"""What the layout needs on every page, and the first-run redirect."""
+
+from flask import current_app, g, redirect, request, url_for
+from flask_login import current_user
+
+from app.api.blueprint import is_api_request
+from app.auth import services as accounts
+from app.auth.models import User
+from app.extensions import db
+from app.orgs import services as orgs
+
+# Endpoints that work before the first account exists.
+SETUP_ENDPOINTS = {"auth.setup", "static"}
+
+
+def load_user(user_id):
+    """Flask-Login's loader: the user for a session's id."""
+    return db.session.get(User, user_id)
+
+
+def require_setup():
+    """While no account exists, every page leads to the setup page."""
+    if current_app.extensions.get("auditlog.setup_done"):
+        return None
+    if request.endpoint in SETUP_ENDPOINTS or is_api_request(request):
+        return None
+    if accounts.user_count() > 0:
+        # Accounts are never all deleted, so once true this stays true.
+        current_app.extensions["auditlog.setup_done"] = True
+        return None
+    return redirect(url_for("auth.setup"))
+
+
+def layout_context():
+    """The signed-in user's organizations (for the switcher) and the current one."""
+    if not current_user.is_authenticated:
+        return {"memberships": [], "current_org": None, "current_membership": None}
+    return {
+        "memberships": orgs.memberships_of(current_user),
+        "current_org": g.get("org"),
+        "current_membership": g.get("membership"),
+    }

@@ -1,0 +1,214 @@
+"""Fixtures shared by the whole suite.
+
+Every test runs once per database: SQLite always, and PostgreSQL when
+``TEST_DATABASE_URL`` is set (``.ci/run`` sets it). The schema is built by the
+migrations, exactly as ``make run`` builds it, once per database per session; each test
+then starts from empty tables.
+"""
+
+import os
+import re
+import threading
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.auth import services as accounts
+from app.extensions import db, limiter
+from app.orgs import services as orgs
+from app.orgs.models import Role
+
+DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+PASSWORD = "correct horse battery"
+
+
+def pytest_report_header(config):
+    """Say in the log which databases this run covers."""
+    return f"databases: {', '.join(DATABASES)}"
+
+
+def postgres_uri():
+    """The PostgreSQL test database as a SQLAlchemy URI (psycopg 3)."""
+    from app.config import database_uri
+
+    return database_uri(os.environ["TEST_DATABASE_URL"], "")
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def database(request, tmp_path_factory):
+    """A database migrated to the latest revision: its SQLAlchemy URI."""
+    if request.param == "sqlite":
+        uri = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        uri = postgres_uri()
+        engine = create_engine(uri)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "migrations"})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return uri
+
+
+def empty_tables():
+    """Delete every row, so the next test starts from nothing."""
+    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as connection:
+        if db.engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                connection.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def app(database, tmp_path):
+    """The application, on empty tables of the current database."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": database,
+            "SERVER_NAME": None,
+        }
+    )
+    app.instance_path = str(tmp_path / "instance")
+    limiter.reset()
+    with app.app_context():
+        empty_tables()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client for the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A click runner for the app's commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_org(app):
+    """Create an organization (optionally with an admin)."""
+
+    def make(name="Acme", admin=None):
+        with app.app_context():
+            org = orgs.create_organization(name, admin=admin)
+            db.session.commit()
+            return org.id
+
+    return make
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user, member of ``org_id`` in ``role`` when given; returns the email."""
+
+    def make(email="admin@example.com", org_id=None, role=Role.ADMIN, superuser=False):
+        with app.app_context():
+            user = accounts.create_user(email, PASSWORD, is_superuser=superuser)
+            if org_id is not None:
+                orgs.add_member(orgs.get_organization(org_id), email, role)
+            db.session.commit()
+            return user.email
+
+    return make
+
+
+CSRF_PATTERN = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
+
+
+def csrf_token_from(html):
+    """The CSRF token in a rendered page."""
+    match = CSRF_PATTERN.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1) or match.group(2)
+
+
+class AuthActions:
+    """Sign in and out through the real forms, and post forms with their CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email="admin@example.com", password=PASSWORD):
+        """Sign in through the login form."""
+        token = csrf_token_from(self.client.get("/login").get_data(as_text=True))
+        return self.client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}
+        )
+
+    def logout(self):
+        """Sign out through the header's form."""
+        return self.post("/logout")
+
+    def csrf_token(self):
+        """A valid CSRF token for this client's session."""
+        page = self.client.get("/account" if self.signed_in() else "/login")
+        return csrf_token_from(page.get_data(as_text=True))
+
+    def signed_in(self):
+        """Whether the client's session is signed in."""
+        with self.client.session_transaction() as session:
+            return "_user_id" in session
+
+    def post(self, url, data=None, **kwargs):
+        """POST a form with a valid CSRF token."""
+        return self.client.post(
+            url, data={**(data or {}), "csrf_token": self.csrf_token()}, **kwargs
+        )
+
+
+@pytest.fixture
+def auth(client):
+    """Sign-in helper bound to ``client``."""
+    return AuthActions(client)
+
+
+@pytest.fixture
+def org_admin(make_org, make_user, auth):
+    """An organization with a signed-in admin: returns the organization's id."""
+    org_id = make_org("Acme")
+    make_user("admin@example.com", org_id, Role.ADMIN, superuser=True)
+    auth.login("admin@example.com")
+    return org_id
+
+
+class LiveServer:
+    """The app served over HTTP on a free loopback port, in a thread."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join()
+        self.server.server_close()
+
+
+@pytest.fixture
+def live_server(app):
+    """A live HTTP server for the app (for the SDK and the browser)."""
+    with LiveServer(app) as server:
+        yield server
