@@ -115,11 +115,13 @@ def make_org(app):
 
 @pytest.fixture
 def make_user(app):
-    """Create a user, member of ``org_id`` in ``role`` when given; returns the email."""
+    """Create a user (or reuse one), member of ``org_id`` in ``role`` when given."""
 
     def make(email="admin@example.com", org_id=None, role=Role.ADMIN, superuser=False):
         with app.app_context():
-            user = accounts.create_user(email, PASSWORD, is_superuser=superuser)
+            user = accounts.find_user(email) or accounts.create_user(
+                email, PASSWORD, is_superuser=superuser
+            )
             if org_id is not None:
                 orgs.add_member(orgs.get_organization(org_id), email, role)
             db.session.commit()

@@ -35,9 +35,9 @@ def two_orgs(app, make_org, make_user):
     """Acme (with an admin and a viewer) and Globex (with its own admin)."""
     acme = make_org("Acme")
     globex = make_org("Globex")
-    make_user("admin@acme.test", acme, Role.ADMIN)
-    make_user("viewer@acme.test", acme, Role.VIEWER)
-    make_user("admin@globex.test", globex, Role.ADMIN)
+    make_user("admin@example.com", acme, Role.ADMIN)
+    make_user("viewer@example.com", acme, Role.VIEWER)
+    make_user("admin@globex.example.com", globex, Role.ADMIN)
     with app.app_context():
         globex_membership = db.session.scalar(
             select(Membership.id).where(Membership.organization_id == globex)
@@ -69,7 +69,7 @@ def test_every_org_route_declares_its_role(app):
 
 
 def test_non_members_get_404_on_every_org_route(app, auth, two_orgs):
-    auth.login("admin@acme.test")
+    auth.login("admin@example.com")
     for rule, method, _view in org_routes(app):
         url = build_url(app, rule, two_orgs["globex"], two_orgs["globex_membership"])
         response = request(auth, method, url)
@@ -77,14 +77,14 @@ def test_non_members_get_404_on_every_org_route(app, auth, two_orgs):
 
 
 def test_unknown_organizations_get_404_like_foreign_ones(app, auth, two_orgs):
-    auth.login("admin@acme.test")
+    auth.login("admin@example.com")
     for rule, method, _view in org_routes(app):
         url = build_url(app, rule, "org_01HZZZZZZZZZZZZZZZZZZZZZZZ", 1)
         assert request(auth, method, url).status_code == 404, f"{method} {url}"
 
 
 def test_viewers_get_403_on_admin_routes_and_in_on_the_rest(app, auth, two_orgs):
-    auth.login("viewer@acme.test")
+    auth.login("viewer@example.com")
     for rule, method, view in org_routes(app):
         url = build_url(app, rule, two_orgs["acme"], two_orgs["viewer_membership"])
         status = request(auth, method, url).status_code
@@ -95,7 +95,7 @@ def test_viewers_get_403_on_admin_routes_and_in_on_the_rest(app, auth, two_orgs)
 
 
 def test_another_orgs_membership_cannot_be_changed_through_my_org(app, auth, two_orgs):
-    auth.login("admin@acme.test")
+    auth.login("admin@example.com")
     url = f"/orgs/{two_orgs['acme']}/members/{two_orgs['globex_membership']}/remove"
     assert auth.post(url).status_code == 404
     with app.app_context():
@@ -103,13 +103,13 @@ def test_another_orgs_membership_cannot_be_changed_through_my_org(app, auth, two
 
 
 def test_viewer_does_not_see_the_settings_tab(client, auth, two_orgs):
-    auth.login("viewer@acme.test")
+    auth.login("viewer@example.com")
     page = client.get(f"/orgs/{two_orgs['acme']}/events").get_data(as_text=True)
     assert ">Settings<" not in page
     assert ">Events<" in page
 
 
 def test_only_superusers_create_organizations(client, auth, two_orgs):
-    auth.login("admin@acme.test")
+    auth.login("admin@example.com")
     assert client.get("/orgs/new").status_code == 403
     assert auth.post("/orgs/new", {"name": "Initech"}).status_code == 403

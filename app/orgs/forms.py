@@ -8,8 +8,8 @@ from app.auth.passwords import MIN_PASSWORD_LENGTH
 from app.orgs.models import Role
 
 ROLE_CHOICES = [
-    SelectChoice(Role.ADMIN.value, "Admin — configures schemas, API keys, retention and members"),
-    SelectChoice(Role.VIEWER.value, "Viewer — browses and exports events"),
+    SelectChoice(Role.VIEWER.value, "Viewer"),
+    SelectChoice(Role.ADMIN.value, "Admin"),
 ]
 
 
@@ -27,7 +27,7 @@ class AddMemberForm(FlaskForm):
     )
     role = SelectField("Role", choices=ROLE_CHOICES, default=Role.VIEWER.value)
     password = PasswordField(
-        "Initial password (only for a new account)",
+        "Initial password",
         validators=[
             Optional(),
             Length(

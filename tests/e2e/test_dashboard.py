@@ -1,0 +1,93 @@
+"""Walks through the dashboard as people use it."""
+
+import re
+
+from playwright.sync_api import expect
+
+from app.orgs.models import Role
+from tests.conftest import PASSWORD
+
+
+def test_first_run_setup_then_sign_out_and_in(page, screenshot):
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/setup$"))
+    expect(page.get_by_role("heading", name="Welcome")).to_be_visible()
+    screenshot("setup")
+    page.get_by_label("Organization name").fill("Acme Inc.")
+    page.get_by_label("Your email").fill("owner@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat the password").fill(PASSWORD)
+    page.get_by_role("button", name="Create organization and account").click()
+
+    expect(page).to_have_url(re.compile(r"/orgs/org_[0-9A-Z]{26}/events$"))
+    expect(page.get_by_text("Welcome! Acme Inc. is ready.")).to_be_visible()
+    expect(page.get_by_role("heading", name="No events yet")).to_be_visible()
+    screenshot("events-empty")
+
+    # The setup page is gone for good.
+    assert page.goto("/setup").status == 404
+
+    page.goto("/")
+    page.get_by_role("group").filter(has_text="owner@example.com").click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page.get_by_text("You have signed out.")).to_be_visible()
+
+    page.get_by_label("Email").fill("owner@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Events", exact=True)).to_be_visible()
+
+
+def test_wrong_password_shows_one_generic_message(page, sign_in, make_org, make_user, screenshot):
+    make_user("ann@example.com", make_org("Acme"), Role.ADMIN)
+    sign_in("ann@example.com", "not the password")
+    expect(page.get_by_role("alert")).to_have_text("Email or password is not correct.")
+    expect(page.get_by_label("Email")).to_have_value("ann@example.com")
+    screenshot("login-error")
+
+
+def test_switching_organizations(page, sign_in, make_org, make_user, screenshot):
+    acme = make_org("Acme")
+    globex = make_org("Globex")
+    make_user("ann@example.com", acme, Role.ADMIN, superuser=True)
+    make_user("ann@example.com", globex, Role.ADMIN)
+    sign_in("ann@example.com")
+    expect(page).to_have_url(re.compile(f"/orgs/{acme}/events$"))
+    switcher = page.locator("details.org-switcher")
+    expect(switcher.locator("summary")).to_contain_text("Acme")
+    switcher.locator("summary").click()
+    screenshot("org-switcher")
+    switcher.get_by_role("link", name=re.compile("Globex")).click()
+    expect(page).to_have_url(re.compile(f"/orgs/{globex}/events$"))
+    expect(page.locator("details.org-switcher summary")).to_contain_text("Globex")
+
+    page.get_by_role("link", name="Settings").click()
+    expect(page.get_by_role("heading", name="Members")).to_be_visible()
+    screenshot("settings")
+
+
+def test_viewer_trying_an_admin_page_gets_403(page, sign_in, make_org, make_user, screenshot):
+    acme = make_org("Acme")
+    make_user("vera@example.com", acme, Role.VIEWER)
+    sign_in("vera@example.com")
+    expect(page.get_by_role("link", name="Events")).to_be_visible()
+    expect(page.get_by_role("link", name="Settings")).to_have_count(0)
+    response = page.goto(f"/orgs/{acme}/settings")
+    assert response.status == 403
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    screenshot("forbidden")
+
+
+def test_admin_adds_a_viewer_who_can_then_sign_in(page, sign_in, make_org, make_user, screenshot):
+    acme = make_org("Acme")
+    make_user("ann@example.com", acme, Role.ADMIN)
+    sign_in("ann@example.com")
+    page.goto(f"/orgs/{acme}/settings")
+    page.get_by_label("Email", exact=True).fill("vic@example.com")
+    page.get_by_label("Role", exact=True).select_option("viewer")
+    page.get_by_label("Initial password").fill("vic's password!")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.get_by_text("vic@example.com is now a member (viewer).")).to_be_visible()
+    expect(page.get_by_role("cell", name="vic@example.com", exact=True)).to_be_visible()
+    screenshot("settings-member-added")
