@@ -39,7 +39,7 @@ def configure(app, test_config):
 
 def register_extensions(app):
     """Bind the extensions to this app."""
-    from app import database
+    from app import database, models  # noqa: F401  (every table known to Alembic)
 
     db.init_app(app)
     database.configure_engine(app)
@@ -54,25 +54,38 @@ def register_extensions(app):
 
 def register_blueprints(app):
     """Each feature brings its own blueprint."""
-    from app.api.blueprint import bp as api_bp
+    from app.api import bp as api_bp
     from app.auth.views import bp as auth_bp
     from app.events.views import bp as events_bp
     from app.exports.views import bp as exports_bp
+    from app.keys.views import bp as keys_bp
     from app.orgs.views import bp as orgs_bp
     from app.schemas.views import bp as schemas_bp
+    from app.web.health import bp as health_bp
 
     csrf.exempt(api_bp)
-    for blueprint in (auth_bp, orgs_bp, events_bp, schemas_bp, exports_bp, api_bp):
+    for blueprint in (
+        health_bp,
+        auth_bp,
+        orgs_bp,
+        keys_bp,
+        events_bp,
+        schemas_bp,
+        exports_bp,
+        api_bp,
+    ):
         app.register_blueprint(blueprint)
 
 
 def register_commands(app):
     """Each feature brings its own ``flask`` commands."""
     from app.auth.cli import users_cli
+    from app.keys.cli import keys_cli
     from app.orgs.cli import orgs_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(orgs_cli)
+    app.cli.add_command(keys_cli)
 
 
 def register_request_hooks(app):

@@ -24,3 +24,11 @@ def isoformat(value):
     return (
         as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.") + f"{as_utc(value).microsecond // 1000:03d}Z"
     )
+
+
+def isoformat_exact(value):
+    """Like ``isoformat`` but keeping microseconds when a value has them (nothing is lost)."""
+    value = as_utc(value)
+    if value.microsecond % 1000:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return isoformat(value)

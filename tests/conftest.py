@@ -214,3 +214,87 @@ def live_server(app):
     """A live HTTP server for the app (for the SDK and the browser)."""
     with LiveServer(app) as server:
         yield server
+
+
+@pytest.fixture
+def make_key(app):
+    """Create an API key for an organization; returns its secret."""
+    from app.keys import services as keys
+
+    def make(org_id, name="Test key"):
+        with app.app_context():
+            _key, secret = keys.create_key(orgs.get_organization(org_id), name)
+            db.session.commit()
+            return secret
+
+    return make
+
+
+class ApiClient:
+    """Raw HTTP against the JSON API with an API key."""
+
+    def __init__(self, client, secret, org_id=None):
+        self.client = client
+        self.secret = secret
+        self.org_id = org_id
+
+    def headers(self, extra=None):
+        return {"Authorization": f"Bearer {self.secret}", **(extra or {})}
+
+    def get(self, path, **kwargs):
+        return self.client.get(path, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+    def post(self, path, json=None, **kwargs):
+        return self.client.post(
+            path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs
+        )
+
+    def put(self, path, json=None, **kwargs):
+        return self.client.put(
+            path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs
+        )
+
+
+@pytest.fixture
+def api_org(make_org, make_user):
+    """An organization (with an admin, so the app is past first-run setup)."""
+    org_id = make_org("Acme")
+    make_user("admin@example.com", org_id)
+    return org_id
+
+
+@pytest.fixture
+def api(client, api_org, make_key):
+    """An API client holding a key of ``api_org``."""
+    return ApiClient(client, make_key(api_org), api_org)
+
+
+@pytest.fixture
+def api_schema(app, api):
+    """The app's OpenAPI document, loaded by schemathesis (requests go through WSGI)."""
+    import schemathesis
+
+    return schemathesis.openapi.from_wsgi("/openapi.json", app)
+
+
+@pytest.fixture
+def seed_schema(api):
+    """Configure the seed document's action: ``user.signed_in`` with a ``team`` target."""
+    response = api.post(
+        "/audit_logs/actions/user.signed_in/schemas", {"targets": [{"type": "team"}]}
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def seed_event(**changes):
+    """The seed document's event, with ``changes`` applied."""
+    event = {
+        "action": "user.signed_in",
+        "occurred_at": "2022-08-29T19:47:52.336Z",
+        "actor": {"type": "user", "id": "user_01GBNJC3MX9ZZJW1FSTF4C5938"},
+        "targets": [{"type": "team", "id": "team_01GBNJD4MKHVKJGEWK42JNMBGS"}],
+        "context": {"location": "123.123.123.123", "user_agent": "Chrome/104.0.0.0"},
+    }
+    event.update(changes)
+    return event

@@ -22,8 +22,9 @@ def org_routes(app):
 def build_url(app, rule, org_id, membership_id):
     """The URL of ``rule`` for this organization."""
     values = {"org_id": org_id}
-    if "membership_id" in rule.arguments:
-        values["membership_id"] = membership_id
+    for name in rule.arguments - {"org_id"}:
+        # Integer ids take the membership's; other ids a placeholder (403/404 come first).
+        values[name] = membership_id if name == "membership_id" else f"{name}_placeholder"
     with app.test_request_context():
         from flask import url_for
 

@@ -1,8 +1,14 @@
 """The API blueprint: authenticated by API key, CSRF-exempt, errors always JSON."""
 
-from flask import Blueprint, jsonify
+import json
+
+from flask import Blueprint, abort, g, jsonify, request
+
+from app.api.auth import RateLimited, authenticate_request
+from app.api.errors import ApiError
 
 bp = Blueprint("api", __name__)
+bp.before_request(authenticate_request)
 
 # Error bodies per status where the contract fixes them; others use the HTTP phrase.
 CONTRACT_ERRORS = {
@@ -54,3 +60,37 @@ def server_error(error):
     return error_response(
         500, message="Something went wrong on our side; it has been logged.", code="server_error"
     )
+
+
+@bp.errorhandler(ApiError)
+def api_error(error):
+    """An ApiError raised by a view."""
+    return error_response(error.status, error.message, error.code, error.errors)
+
+
+@bp.errorhandler(RateLimited)
+def rate_limited(error):
+    """The key has used its allowance: 429 with Retry-After."""
+    return error_response(429, headers={"Retry-After": str(error.retry_after)})
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_body():
+    """The request body parsed as JSON: 415 if it is not JSON, 400 if it does not parse."""
+    if request.mimetype != "application/json":
+        abort(415)
+    raw = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ApiError(400, f"The body is not valid JSON: {error}.", "invalid_json") from error
+
+
+def require_own_organization(org_id):
+    """404, as if it did not exist, unless ``org_id`` is the API key's organization."""
+    if org_id != g.api_org.id:
+        raise ApiError(404, f"Organization not found: '{org_id}'.", "not_found")
+    return g.api_org

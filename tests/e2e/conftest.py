@@ -63,7 +63,11 @@ def screenshot(page, request):
 
     def take(name):
         SCREENSHOTS.mkdir(exist_ok=True)
-        db = request.node.callspec.params.get("database", "db") if hasattr(request.node, "callspec") else "db"
+        db = (
+            request.node.callspec.params.get("database", "db")
+            if hasattr(request.node, "callspec")
+            else "db"
+        )
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{db}.png"), full_page=True)
 
     return take

@@ -1,0 +1,356 @@
+"""``GET /openapi.json``: an OpenAPI 3.1 document of every API endpoint.
+
+Request bodies of events come from the same pydantic models that validate them, so the
+document cannot drift from what the server enforces.
+"""
+
+from flask import current_app, request
+from pydantic.json_schema import models_json_schema
+
+from app.api.blueprint import bp
+from app.events.shape import BatchRequest, SingleRequest
+from app.retention.services import ALLOWED_DAYS, PERIODS
+from app.schemas.definition import SchemaDefinition
+
+
+def ref(name):
+    """A reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_content(schema):
+    """A JSON media type entry."""
+    return {"application/json": {"schema": schema}}
+
+
+def error_response(description):
+    """A documented error response."""
+    return {"description": description, "content": json_content(ref("Error"))}
+
+
+COMMON_ERRORS = {
+    "401": error_response("Missing, malformed, unknown or revoked API key."),
+    "429": {
+        "description": "Rate limited (per API key).",
+        "headers": {
+            "Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait."}
+        },
+        "content": json_content(ref("Error")),
+    },
+}
+BODY_ERRORS = {
+    "400": error_response("Malformed JSON, or an event that breaks its schema."),
+    "413": error_response("Body over the size limit (1 MiB by default)."),
+    "415": error_response("The body is not sent as application/json."),
+    "422": error_response("The request's shape is invalid; one item per problem."),
+}
+TIMESTAMP = {"type": "string", "format": "date-time", "description": "UTC, milliseconds, Z suffix."}
+LIST_PARAMETERS = [
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "Opaque cursor.",
+    },
+    {"name": "after", "in": "query", "schema": {"type": "string"}, "description": "Opaque cursor."},
+    {
+        "name": "order",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["desc", "asc", "normal"], "default": "desc"},
+    },
+]
+ORG_ID = {"name": "org_id", "in": "path", "required": True, "schema": {"type": "string"}}
+ACTION = {"name": "action", "in": "path", "required": True, "schema": {"type": "string"}}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "Repeats within 24 hours replay the first answer; another body gets 409.",
+}
+
+
+def list_of(item):
+    """The contract's list body."""
+    cursor = {"type": ["string", "null"]}
+    return {
+        "type": "object",
+        "required": ["object", "data", "list_metadata"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": item},
+            "list_metadata": {
+                "type": "object",
+                "required": ["before", "after"],
+                "properties": {"before": cursor, "after": cursor},
+            },
+        },
+    }
+
+
+def component_schemas():
+    """Schemas generated from the validating models, plus the response objects."""
+    _, generated = models_json_schema(
+        [
+            (SingleRequest, "validation"),
+            (BatchRequest, "validation"),
+            (SchemaDefinition, "validation"),
+        ],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = generated.get("$defs", {})
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["message"],
+        "properties": {
+            "message": {"type": "string"},
+            "code": {"type": "string"},
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["message"],
+                    "properties": {
+                        "message": {"type": "string"},
+                        "field": {"type": "string"},
+                        "instancePath": {"type": "string"},
+                        "code": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+    schemas["AuditLogSchema"] = {
+        "type": "object",
+        "required": ["object", "version", "targets", "created_at"],
+        "properties": {
+            "object": {"const": "audit_log_schema"},
+            "version": {"type": "integer", "minimum": 1},
+            "targets": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {"type": {"type": "string"}, "metadata": {"type": "object"}},
+                },
+            },
+            "actor": {
+                "type": "object",
+                "required": ["metadata"],
+                "properties": {"metadata": {"type": "object"}},
+            },
+            "metadata": {"type": "object"},
+            "created_at": TIMESTAMP,
+        },
+    }
+    schemas["AuditLogAction"] = {
+        "type": "object",
+        "required": ["object", "name", "schema", "created_at", "updated_at"],
+        "properties": {
+            "object": {"const": "audit_log_action"},
+            "name": {"type": "string"},
+            "schema": ref("AuditLogSchema"),
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+        },
+    }
+    schemas["Retention"] = {
+        "type": "object",
+        "required": ["retention_period_in_days"],
+        "properties": {"retention_period_in_days": {"type": ["integer", "null"]}},
+    }
+    schemas["RetentionUpdate"] = {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["retention_period_in_days"],
+                "additionalProperties": False,
+                "properties": {
+                    "retention_period_in_days": {"type": "integer", "enum": ALLOWED_DAYS}
+                },
+            },
+            {
+                "type": "object",
+                "required": ["retention_period"],
+                "additionalProperties": False,
+                "properties": {"retention_period": {"type": "string", "enum": list(PERIODS)}},
+            },
+        ]
+    }
+    return schemas
+
+
+def operation(summary, responses, body=None, parameters=(), errors=COMMON_ERRORS):
+    """One operation with its documented responses."""
+    op = {"summary": summary, "parameters": list(parameters), "responses": {**responses, **errors}}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": json_content(body)}
+        op["responses"].update(BODY_ERRORS)
+    return op
+
+
+def document(server_url):
+    """The whole OpenAPI document."""
+    not_found = {"404": error_response("Not found, or another organization's.")}
+    success = {
+        "type": "object",
+        "required": ["success"],
+        "properties": {"success": {"const": True}},
+    }
+    batch_success = {
+        "type": "object",
+        "required": ["success", "count"],
+        "properties": {"success": {"const": True}, "count": {"type": "integer"}},
+    }
+    idempotent = {"409": error_response("Idempotency-Key reused with a different body.")}
+    retention_paths = {
+        "get": operation(
+            "Get the retention period",
+            {
+                "200": {"description": "The period.", "content": json_content(ref("Retention"))},
+                **not_found,
+            },
+            parameters=[ORG_ID],
+        ),
+        "put": operation(
+            "Set the retention period",
+            {
+                "200": {
+                    "description": "The new period.",
+                    "content": json_content(ref("Retention")),
+                },
+                **not_found,
+            },
+            body=ref("RetentionUpdate"),
+            parameters=[ORG_ID],
+        ),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Audit Log API",
+            "version": "1.0.0",
+            "description": "Wire-compatible with the WorkOS Audit Logs API. "
+            "Authenticate with `Authorization: Bearer sk_...`.",
+        },
+        "servers": [{"url": server_url}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/audit_logs/events": {
+                "post": operation(
+                    "Create an event",
+                    {
+                        "200": {"description": "Stored.", "content": json_content(success)},
+                        **not_found,
+                        **idempotent,
+                    },
+                    body=ref("SingleRequest"),
+                    parameters=[IDEMPOTENCY_KEY],
+                )
+            },
+            "/audit_logs/events/batch": {
+                "post": operation(
+                    "Create 1 to 1,000 events, all or none",
+                    {
+                        "200": {"description": "Stored.", "content": json_content(batch_success)},
+                        **not_found,
+                        **idempotent,
+                    },
+                    body=ref("BatchRequest"),
+                    parameters=[IDEMPOTENCY_KEY],
+                )
+            },
+            "/audit_logs/actions": {
+                "get": operation(
+                    "List actions with their latest schema",
+                    {
+                        "200": {
+                            "description": "A page.",
+                            "content": json_content(list_of(ref("AuditLogAction"))),
+                        },
+                        "422": error_response("Invalid list parameters."),
+                    },
+                    parameters=LIST_PARAMETERS,
+                )
+            },
+            "/audit_logs/actions/{action}/schemas": {
+                "get": operation(
+                    "List an action's schema versions",
+                    {
+                        "200": {
+                            "description": "A page.",
+                            "content": json_content(list_of(ref("AuditLogSchema"))),
+                        },
+                        "422": error_response("Invalid list parameters."),
+                        **not_found,
+                    },
+                    parameters=[ACTION, *LIST_PARAMETERS],
+                ),
+                "post": operation(
+                    "Create a schema version (or return the identical latest one)",
+                    {
+                        "200": {
+                            "description": "Identical to the latest version.",
+                            "content": json_content(ref("AuditLogSchema")),
+                        },
+                        "201": {
+                            "description": "A new version.",
+                            "content": json_content(ref("AuditLogSchema")),
+                        },
+                    },
+                    body=ref("SchemaDefinition"),
+                    parameters=[ACTION],
+                ),
+            },
+            "/organizations/{org_id}/audit_logs_retention": retention_paths,
+            "/organizations/{org_id}/audit_log_configuration": {
+                "get": operation(
+                    "Get the audit log configuration",
+                    {
+                        "200": {
+                            "description": "The configuration.",
+                            "content": json_content(
+                                {
+                                    "type": "object",
+                                    "required": [
+                                        "organization_id",
+                                        "retention_period_in_days",
+                                        "state",
+                                    ],
+                                    "properties": {
+                                        "organization_id": {"type": "string"},
+                                        "retention_period_in_days": {"type": ["integer", "null"]},
+                                        "state": {
+                                            "type": "string",
+                                            "enum": ["active", "inactive", "disabled"],
+                                        },
+                                    },
+                                }
+                            ),
+                        },
+                        **not_found,
+                    },
+                    parameters=[ORG_ID],
+                )
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": component_schemas(),
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI document, with this server's address."""
+    cache = current_app.extensions.setdefault("auditlog.openapi", {})
+    server = request.host_url.rstrip("/")
+    if server not in cache:
+        cache[server] = document(server)
+    return cache[server]

@@ -1,0 +1,82 @@
+"""An organization's retention period and audit log configuration."""
+
+from app import database
+from app.api.blueprint import bp, json_body, require_own_organization
+from app.api.errors import ApiError
+from app.extensions import db
+from app.retention.services import ALLOWED_DAYS, PERIODS, set_retention
+
+
+def retention_json(org):
+    """``{"retention_period_in_days": N | null}``."""
+    return {"retention_period_in_days": org.retention_period_in_days}
+
+
+@bp.get("/organizations/<org_id>/audit_logs_retention")
+def get_retention(org_id):
+    """The organization's retention period."""
+    return retention_json(require_own_organization(org_id))
+
+
+@bp.put("/organizations/<org_id>/audit_logs_retention")
+def put_retention(org_id):
+    """Set the retention period, in days or as a named period (not both)."""
+    org = require_own_organization(org_id)
+    days = requested_days(json_body())
+    database.writing()
+    set_retention(org, days)
+    db.session.commit()
+    return retention_json(org)
+
+
+def requested_days(body):
+    """The days asked for by either body form; 422 for anything else."""
+
+    def invalid(field, message, code="invalid_value"):
+        return ApiError(
+            422,
+            "Validation failed.",
+            "validation_failed",
+            [{"field": field, "code": code, "message": message}],
+        )
+
+    if not isinstance(body, dict):
+        raise invalid("", "The body must be an object.", "invalid_type")
+    unknown = set(body) - {"retention_period_in_days", "retention_period"}
+    if unknown:
+        raise invalid(
+            sorted(unknown)[0], f"{sorted(unknown)[0]} is not a known field.", "unknown_field"
+        )
+    has_days, has_period = "retention_period_in_days" in body, "retention_period" in body
+    if has_days == has_period:
+        raise invalid(
+            "retention_period_in_days",
+            "Give exactly one of retention_period_in_days and retention_period.",
+            "required" if not has_days else "conflict",
+        )
+    if has_days:
+        days = body["retention_period_in_days"]
+        if isinstance(days, bool) or not isinstance(days, int) or days not in ALLOWED_DAYS:
+            raise invalid(
+                "retention_period_in_days",
+                "retention_period_in_days must be 30, 60, ... 330, or 365, 730, ... 3650.",
+            )
+        return days
+    period = body["retention_period"]
+    if not isinstance(period, str) or period not in PERIODS:
+        raise invalid(
+            "retention_period",
+            "retention_period must be one of 1_MONTH ... 11_MONTHS or 1_YEAR ... 10_YEARS.",
+        )
+    return PERIODS[period]
+
+
+@bp.get("/organizations/<org_id>/audit_log_configuration")
+def get_configuration(org_id):
+    """The organization's audit log configuration."""
+    org = require_own_organization(org_id)
+    return {
+        "organization_id": org.id,
+        "retention_period_in_days": org.retention_period_in_days,
+        "state": "active",
+    }

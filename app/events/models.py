@@ -1,0 +1,90 @@
+"""Stored events, their targets (indexed for filtering) and idempotency records."""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.columns import UTCDateTime
+from app.extensions import db
+from app.timestamps import utcnow
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigSerial = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Event(db.Model):
+    """An audit log event, exactly as accepted. Rows are inserted, never updated.
+
+    ``payload`` holds the event as the API accepted it (``occurred_at`` normalised to
+    UTC); the other columns repeat what the viewer and exports filter on, so that they
+    can be indexed.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_org_occurred", "organization_id", "occurred_at", "id"),
+        Index("ix_events_org_action_occurred", "organization_id", "action", "occurred_at"),
+        Index("ix_events_org_actor_occurred", "organization_id", "actor_id", "occurred_at"),
+    )
+
+    pk: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    action: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_type: Mapped[str] = mapped_column(String(256))
+    actor_id: Mapped[str] = mapped_column(String(256))
+    actor_name: Mapped[str | None] = mapped_column(String(512))
+    location: Mapped[str] = mapped_column(String(256))
+    user_agent: Mapped[str | None] = mapped_column(String(1024))
+    payload: Mapped[str] = mapped_column(Text)
+
+    targets = relationship("EventTarget", order_by="EventTarget.position", lazy="selectin")
+
+
+class EventTarget(db.Model):
+    """One target of an event, in its own indexed row for filtering by type and id."""
+
+    __tablename__ = "event_targets"
+    __table_args__ = (
+        Index("ix_event_targets_org_type_target", "organization_id", "type", "target_id"),
+    )
+
+    pk: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("events.pk"), index=True)
+    organization_id: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    type: Mapped[str] = mapped_column(String(256))
+    target_id: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str | None] = mapped_column(String(512))
+
+
+class IdempotencyRecord(db.Model):
+    """The first answer given to a request with an ``Idempotency-Key``, for replaying it.
+
+    The unique constraint, not a read before the write, is what makes two concurrent
+    requests with one key store only one event.
+    """
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+
+    id: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

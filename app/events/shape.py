@@ -1,0 +1,205 @@
+"""The shape every event must have (the contract's 422 rules), checked with pydantic.
+
+Problems are reported all at once as ``{"field", "code", "message"}`` items, ``field``
+being the dotted path in the request body (``event.actor.id``, ``events.3.targets.0.type``).
+"""
+
+import math
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+from app.timestamps import as_utc
+
+ACTION_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+METADATA_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
+MAX_METADATA_KEYS = 50
+MAX_METADATA_STRING = 500
+MAX_TARGETS = 50
+MAX_BATCH = 1000
+
+
+def metadata_value(value):
+    """A metadata value: a string (at most 500 characters), a number or a boolean."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise PydanticCustomError("custom:invalid_type", "must be a finite number")
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_METADATA_STRING:
+            raise PydanticCustomError(
+                "custom:too_long", "must be at most {max} characters", {"max": MAX_METADATA_STRING}
+            )
+        return value
+    raise PydanticCustomError(
+        "custom:invalid_type", "must be a string, number or boolean (no objects, arrays or null)"
+    )
+
+
+def occurred_at(value):
+    """An ISO 8601 timestamp with a time zone offset or Z, returned as aware UTC."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("custom:invalid_type", "must be an ISO 8601 timestamp string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or "T" not in value.upper():
+        raise PydanticCustomError(
+            "custom:invalid_format",
+            "must be an ISO 8601 date and time, such as 2022-08-29T19:47:52.336Z",
+        )
+    if parsed.tzinfo is None:
+        raise PydanticCustomError(
+            "custom:invalid_format",
+            "must include a time zone offset or Z, such as 2022-08-29T19:47:52Z",
+        )
+    return as_utc(parsed)
+
+
+MetadataKey = Annotated[str, StringConstraints(pattern=METADATA_KEY_PATTERN)]
+Metadata = Annotated[
+    dict[
+        MetadataKey,
+        Annotated[
+            Any,
+            PlainValidator(metadata_value),
+            WithJsonSchema(
+                {"type": ["string", "number", "boolean"], "maxLength": MAX_METADATA_STRING}
+            ),
+        ],
+    ],
+    Field(max_length=MAX_METADATA_KEYS),
+]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=256), Field(strict=True)]
+Name = Annotated[str, StringConstraints(max_length=512), Field(strict=True)]
+
+STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class Actor(BaseModel):
+    """Who did it."""
+
+    model_config = STRICT
+    id: Identifier
+    type: Identifier
+    name: Name | None = None
+    metadata: Metadata | None = None
+
+
+class Target(Actor):
+    """What it was done to."""
+
+
+class Context(BaseModel):
+    """Where it came from."""
+
+    model_config = STRICT
+    location: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    user_agent: Annotated[str, StringConstraints(max_length=1024)] | None = None
+
+
+class EventShape(BaseModel):
+    """One event as the API accepts it."""
+
+    model_config = STRICT
+    action: Annotated[str, StringConstraints(pattern=ACTION_PATTERN)]
+    occurred_at: Annotated[
+        Any, PlainValidator(occurred_at), WithJsonSchema({"type": "string", "format": "date-time"})
+    ]
+    version: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
+    actor: Actor
+    targets: Annotated[list[Target], Field(max_length=MAX_TARGETS)]
+    context: Context
+    metadata: Metadata | None = None
+
+
+class SingleRequest(BaseModel):
+    """The body of ``POST /audit_logs/events``."""
+
+    model_config = STRICT
+    organization_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    event: EventShape
+
+
+class BatchRequest(BaseModel):
+    """The body of ``POST /audit_logs/events/batch``."""
+
+    model_config = STRICT
+    organization_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    events: Annotated[list[EventShape], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+PATTERN_MESSAGES = {
+    ACTION_PATTERN: "must be 1 to 128 letters, digits or . _ : - (for example user.signed_in)",
+    METADATA_KEY_PATTERN: "keys must be 1 to 40 letters, digits, _ or -",
+}
+
+TYPE_NAMES = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "model_type": "an object",
+    "dict_type": "an object",
+    "list_type": "a list",
+    "model_attributes_type": "an object",
+}
+
+# pydantic's error type -> (the contract's code, what to say; {placeholders} from its context).
+PLAIN_ERRORS = {
+    "missing": ("required", "is required"),
+    "extra_forbidden": ("unknown_field", "is not a known field"),
+    "string_too_long": ("too_long", "must be at most {max_length} characters"),
+    "string_too_short": ("required", "must not be empty"),
+    "too_short": ("too_few", "must have at least {min_length} item"),
+    "greater_than_equal": ("out_of_range", "must be a positive integer"),
+    "less_than_equal": ("out_of_range", "must be a positive integer"),
+}
+
+
+def field_path(loc):
+    """pydantic's location as the dotted field path (a bad metadata key names the key)."""
+    return ".".join(str(part) for part in loc if part != "[key]")
+
+
+def describe(error):
+    """One pydantic error as the contract's ``{"field", "code", "message"}`` item."""
+    kind, context, loc = error["type"], error.get("ctx") or {}, error["loc"]
+    if kind.startswith("custom:"):
+        code, detail = kind.removeprefix("custom:"), error["msg"]
+    elif kind in TYPE_NAMES:
+        code, detail = "invalid_type", f"must be {TYPE_NAMES[kind]}"
+    elif kind == "string_pattern_mismatch":
+        code = "invalid_format"
+        detail = PATTERN_MESSAGES.get(context.get("pattern"), "has an invalid format")
+    elif kind == "too_long":  # a list or a mapping with too many items
+        noun = "keys" if isinstance(error.get("input"), dict) else "items"
+        code, detail = "too_many", f"must have at most {context['max_length']} {noun}"
+    elif kind in PLAIN_ERRORS:
+        code, template = PLAIN_ERRORS[kind]
+        detail = template.format(**context)
+    else:
+        code, detail = kind, error["msg"]
+    path = field_path(loc)
+    if loc and loc[-1] == "[key]":  # a bad metadata key: "event.metadata keys must be ..."
+        return {"field": path, "code": code, "message": f"{field_path(loc[:-2])} {detail}."}
+    return {"field": path, "code": code, "message": f"{path or 'The body'} {detail}."}
+
+
+def check_shape(model, body):
+    """Validate ``body`` against ``model``; returns ``(parsed, [])`` or ``(None, errors)``."""
+    try:
+        return model.model_validate(body), []
+    except ValidationError as exc:
+        return None, [describe(error) for error in exc.errors(include_url=False)]

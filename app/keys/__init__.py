@@ -1,0 +1,1 @@
+"""API keys: how applications authenticate to the JSON API."""

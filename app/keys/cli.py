@@ -1,0 +1,63 @@
+"""``flask keys ...``: API keys from the command line."""
+
+import click
+from flask.cli import AppGroup
+
+from app.extensions import db
+from app.keys import services
+from app.orgs import services as orgs
+from app.service_errors import ServiceError
+
+keys_cli = AppGroup("keys", help="Manage API keys.")
+
+org_option = click.option(
+    "--org", "org_id", required=True, help="Organization id (org_...) the keys belong to."
+)
+
+
+def organization_or_fail(org_id):
+    """The organization with this id, or a usage error naming ``--org``."""
+    org = orgs.get_organization(org_id)
+    if org is None:
+        raise click.BadParameter(f"no organization has the id {org_id!r}.", param_hint="--org")
+    return org
+
+
+@keys_cli.command("create")
+@org_option
+@click.option("--name", required=True, help="What will use the key, e.g. the application.")
+def create(org_id, name):
+    """Create a key and print its secret, which is shown only this once."""
+    org = organization_or_fail(org_id)
+    try:
+        _key, secret = services.create_key(org, name)
+    except ServiceError as error:
+        raise click.UsageError(error.message) from error
+    db.session.commit()
+    click.echo(secret)
+
+
+@keys_cli.command("list")
+@org_option
+def list_keys(org_id):
+    """Print the organization's keys: id, prefix, name and state, one per line."""
+    org = organization_or_fail(org_id)
+    for key in services.keys_of(org):
+        state = "active" if key.is_active else "revoked"
+        click.echo("\t".join([key.id, key.prefix, key.name, state]))
+
+
+@keys_cli.command("revoke")
+@click.argument("key_id")
+@org_option
+def revoke(key_id, org_id):
+    """Revoke a key for good: requests using it are refused from now on."""
+    org = organization_or_fail(org_id)
+    key = services.get_key(org, key_id)
+    if key is None:
+        raise click.BadParameter(
+            f"{org.id} has no key with the id {key_id!r}.", param_hint="KEY_ID"
+        )
+    services.revoke_key(key)
+    db.session.commit()
+    click.echo(f"Revoked {key.id} ({key.name}).")

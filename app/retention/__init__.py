@@ -1,0 +1,1 @@
+"""Retention: how long an organization keeps its events."""

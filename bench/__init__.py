@@ -1,0 +1,1 @@
+"""Benchmarks: ``make bench`` (``python -m bench``). They print figures, never assert times."""
