@@ -8,7 +8,6 @@ from pathlib import Path
 class Defaults:
     """Settings every installation starts from."""
 
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
@@ -20,6 +19,7 @@ class Defaults:
     RATELIMIT_HEADERS_ENABLED = False
     LOGIN_RATE_LIMIT = "10 per 5 minutes"
     API_RATE_LIMIT = "6000 per 60 seconds"
+    API_KEY_CACHE_SECONDS = 2.0  # how long a revoked key may still work in other processes
 
 
 # Settings read from the environment, with the type each one is parsed as.
@@ -29,6 +29,7 @@ ENVIRONMENT_SETTINGS = {
     "SESSION_COOKIE_SECURE": bool,
     "LOGIN_RATE_LIMIT": str,
     "API_RATE_LIMIT": str,
+    "API_KEY_CACHE_SECONDS": float,
     "RATELIMIT_STORAGE_URI": str,
     "MAX_CONTENT_LENGTH": int,
 }

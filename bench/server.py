@@ -83,6 +83,8 @@ class Server:
             "warning",
             "--backlog",
             "2048",
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),
             "app:create_app()",
         ]
         self.process = None

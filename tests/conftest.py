@@ -83,6 +83,9 @@ def app(database, tmp_path):
     with app.app_context():
         empty_tables()
     yield app
+    writer = app.extensions.get("auditlog.event_writer")
+    if writer is not None:
+        writer.stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -1,15 +1,17 @@
 """API key authentication and the per-key rate limit, for every API request."""
 
 import math
+import threading
 import time
 
 from flask import abort, current_app, g, request
 from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from app import database
-from app.extensions import db, limiter
+from app.extensions import db
 from app.keys import services as keys
-from app.orgs.services import get_organization
 
 # Endpoints of the API blueprint that need no key.
 PUBLIC_ENDPOINTS = {"api.openapi"}
@@ -31,12 +33,17 @@ def authenticate_request():
     key = keys.authenticate(bearer_secret())
     if key is None:
         abort(401)
-    enforce_rate_limit(key.id)
-    g.api_key = key
-    g.api_org = get_organization(key.organization_id)
-    db.session.commit()  # end the read, so that the update below opens a write at once
-    keys.record_use(key)
+    # End any read at once: a snapshot held while the request waits for the event
+    # writer would keep SQLite from checkpointing its write-ahead log.
     db.session.commit()
+    enforce_rate_limit(key.id)
+    g.api_key_id = key.id
+    g.api_org_id = key.organization_id
+    if keys.use_is_stale(key):  # at most once a minute per key and process
+        database.writing()
+        keys.record_use(key)
+        db.session.commit()
+        database.reading()
 
 
 class RateLimited(Exception):
@@ -47,11 +54,34 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
+class KeyRateLimiter:
+    """Requests per API key in fixed windows (``API_RATE_LIMIT``), in the storage that
+    ``RATELIMIT_STORAGE_URI`` names.
+
+    The ``limits`` library's in-memory storage is not safe for concurrent use by
+    threads (it can start its expiry timer twice), so calls are serialised per process;
+    each is a dictionary update.
+    """
+
+    def __init__(self, app):
+        self.item = parse(app.config["API_RATE_LIMIT"])
+        self.strategy = FixedWindowRateLimiter(
+            storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+        )
+        self.lock = threading.Lock()
+
+    def hit(self, key_id):
+        """Count a request; raise ``RateLimited`` when the key is over its allowance."""
+        with self.lock:
+            if self.strategy.hit(self.item, "api-key", key_id):
+                return
+            reset_at, _remaining = self.strategy.get_window_stats(self.item, "api-key", key_id)
+        raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+
 def enforce_rate_limit(key_id):
-    """Count this request against the key's allowance (``API_RATE_LIMIT``)."""
-    item = parse(current_app.config["API_RATE_LIMIT"])
-    strategy = limiter.limiter
-    if strategy.hit(item, "api-key", key_id):
-        return
-    reset_at, _remaining = strategy.get_window_stats(item, "api-key", key_id)
-    raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+    """Count this request against the key's allowance."""
+    limiter = current_app.extensions.get("auditlog.key_rate_limiter")
+    if limiter is None or limiter.item != parse(current_app.config["API_RATE_LIMIT"]):
+        limiter = current_app.extensions["auditlog.key_rate_limiter"] = KeyRateLimiter(current_app)
+    limiter.hit(key_id)

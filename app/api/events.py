@@ -3,9 +3,7 @@
 import json
 
 from flask import g, request
-from sqlalchemy.exc import IntegrityError
 
-from app import database
 from app.api.blueprint import bp, json_body, require_own_organization
 from app.api.errors import ApiError
 from app.events import services
@@ -20,50 +18,44 @@ MAX_IDEMPOTENCY_KEY = 255
 def create_event():
     """Store one event."""
     body = json_body()
-    org = organization_of(body)
-    replay = replay_if_seen(org.id, body)
-    if replay is not None:
-        return replay
+    org_id = organization_of(body)
     parsed, problems = check_shape(SingleRequest, body)
     if problems:
         raise ApiError(422, "Validation failed.", "validation_failed", problems)
-    schema_problems = event_problems(org.id, body["event"])
+    schema_problems = event_problems(org_id, body["event"])
     if schema_problems:
         raise ApiError(400, "Invalid Audit Log event.", "invalid_audit_log_event", schema_problems)
-    return store(org.id, body, [(body["event"], parsed.event)], {"success": True})
+    return store(org_id, body, [(body["event"], parsed.event)], {"success": True})
 
 
 @bp.post("/audit_logs/events/batch")
 def create_events():
     """Store 1 to 1,000 events, all or none."""
     body = json_body()
-    org = organization_of(body)
-    replay = replay_if_seen(org.id, body)
-    if replay is not None:
-        return replay
+    org_id = organization_of(body)
     parsed, problems = check_shape(BatchRequest, body)
     if problems:
         raise ApiError(422, "Validation failed.", "validation_failed", problems)
     schema_problems = [
         {**problem, "instancePath": f"/events/{index}{problem['instancePath']}"}
         for index, event in enumerate(body["events"])
-        for problem in event_problems(org.id, event)
+        for problem in event_problems(org_id, event)
     ]
     if schema_problems:
         raise ApiError(400, "Invalid Audit Log event.", "invalid_audit_log_event", schema_problems)
     accepted = list(zip(body["events"], parsed.events, strict=True))
-    return store(org.id, body, accepted, {"success": True, "count": len(accepted)})
+    return store(org_id, body, accepted, {"success": True, "count": len(accepted)})
 
 
 def organization_of(body):
-    """The organization named in the body, which must be the key's (404 otherwise).
+    """The id of the organization named in the body, which must be the key's (404 otherwise).
 
     A missing or malformed ``organization_id`` is left for the shape check (422).
     """
     org_id = body.get("organization_id") if isinstance(body, dict) else None
     if isinstance(org_id, str):
         return require_own_organization(org_id)
-    return g.api_org
+    return g.api_org_id
 
 
 def idempotency_key():
@@ -86,15 +78,6 @@ def idempotency_key():
     return key or None
 
 
-def replay_if_seen(org_id, body):
-    """The first answer, if this key was used in the last 24 hours (409 for another body)."""
-    key = idempotency_key()
-    if key is None:
-        return None
-    record = services.find_idempotency_record(org_id, key)
-    return None if record is None else replay(record, services.request_fingerprint(body))
-
-
 def replay(record, fingerprint):
     """Answer as the first request with this key was answered."""
     if record.request_hash != fingerprint:
@@ -108,20 +91,17 @@ def replay(record, fingerprint):
 
 
 def store(org_id, body, accepted, answer):
-    """Store the events (and the idempotency record) in one transaction, then answer."""
+    """Store the events, then answer; a taken Idempotency-Key replays the first answer."""
     key = idempotency_key()
     fingerprint = services.request_fingerprint(body) if key else None
-    database.writing()
-    try:
-        if key:
-            services.remember_response(org_id, key, fingerprint, 200, answer)
-        services.store_events(org_id, accepted)
+    idempotency = (key, fingerprint, answer) if key else None
+    for _attempt in range(2):
+        if services.store_events(org_id, accepted, idempotency):
+            return answer, 200
+        # End this request's read transaction: its snapshot predates the writer's commit.
         db.session.commit()
-    except IntegrityError:
-        # Another request with the same key committed first: answer as it was answered.
-        db.session.rollback()
-        record = services.find_idempotency_record(org_id, key) if key else None
-        if record is None:
-            raise
-        return replay(record, fingerprint)
-    return answer, 200
+        record = services.find_idempotency_record(org_id, key)
+        if record is not None:
+            return replay(record, fingerprint)
+        # The record expired between the claim and the lookup: claim the key afresh.
+    raise RuntimeError(f"idempotency key {key!r} could neither be claimed nor found")

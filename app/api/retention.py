@@ -1,7 +1,7 @@
 """An organization's retention period and audit log configuration."""
 
 from app import database
-from app.api.blueprint import bp, json_body, require_own_organization
+from app.api.blueprint import bp, json_body, key_organization, require_own_organization
 from app.api.errors import ApiError
 from app.extensions import db
 from app.retention.services import ALLOWED_DAYS, PERIODS, set_retention
@@ -15,15 +15,17 @@ def retention_json(org):
 @bp.get("/organizations/<org_id>/audit_logs_retention")
 def get_retention(org_id):
     """The organization's retention period."""
-    return retention_json(require_own_organization(org_id))
+    require_own_organization(org_id)
+    return retention_json(key_organization())
 
 
 @bp.put("/organizations/<org_id>/audit_logs_retention")
 def put_retention(org_id):
     """Set the retention period, in days or as a named period (not both)."""
-    org = require_own_organization(org_id)
+    require_own_organization(org_id)
     days = requested_days(json_body())
     database.writing()
+    org = key_organization()
     set_retention(org, days)
     db.session.commit()
     return retention_json(org)
@@ -74,7 +76,8 @@ def requested_days(body):
 @bp.get("/organizations/<org_id>/audit_log_configuration")
 def get_configuration(org_id):
     """The organization's audit log configuration."""
-    org = require_own_organization(org_id)
+    require_own_organization(org_id)
+    org = key_organization()
     return {
         "organization_id": org.id,
         "retention_period_in_days": org.retention_period_in_days,

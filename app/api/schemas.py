@@ -6,7 +6,7 @@ from flask import g, request
 from sqlalchemy.exc import IntegrityError
 
 from app import database
-from app.api.blueprint import bp, json_body
+from app.api.blueprint import bp, json_body, key_organization
 from app.api.errors import ApiError
 from app.api.pagination import page
 from app.extensions import db
@@ -50,7 +50,7 @@ def create_schema(action):
     for attempt in range(2):
         try:
             version, created = services.create_schema(
-                g.api_org, action, body, created_by=f"key:{g.api_key.id}"
+                key_organization(), action, body, created_by=f"key:{g.api_key_id}"
             )
             db.session.commit()
             break
@@ -69,13 +69,13 @@ def create_schema(action):
 @bp.get("/audit_logs/actions")
 def list_actions():
     """The organization's actions, each with its latest schema."""
-    return page(services.actions_of(g.api_org.id), Action.id, request.args, action_json)
+    return page(services.actions_of(g.api_org_id), Action.id, request.args, action_json)
 
 
 @bp.get("/audit_logs/actions/<action>/schemas")
 def list_schemas(action):
     """Every schema version of one action."""
-    found = services.get_action(g.api_org.id, action)
+    found = services.get_action(g.api_org_id, action)
     if found is None:
         raise ApiError(404, f"Action not found: '{action}'.", "not_found")
     return page(services.versions_of(found), SchemaVersion.version, request.args, schema_json)

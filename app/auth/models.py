@@ -24,9 +24,7 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    memberships = relationship(
-        "Membership", back_populates="user", cascade="all, delete-orphan", lazy="selectin"
-    )
+    memberships = relationship("Membership", back_populates="user", cascade="all, delete-orphan")
 
     def __repr__(self):
         return f"<User {self.email}>"

@@ -51,7 +51,12 @@ class Event(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(1024))
     payload: Mapped[str] = mapped_column(Text)
 
-    targets = relationship("EventTarget", order_by="EventTarget.position", lazy="selectin")
+    targets = relationship(
+        "EventTarget",
+        primaryjoin="Event.id == foreign(EventTarget.event_id)",
+        order_by="EventTarget.position",
+        lazy="selectin",
+    )
 
 
 class EventTarget(db.Model):
@@ -63,7 +68,8 @@ class EventTarget(db.Model):
     )
 
     pk: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
-    event_pk: Mapped[int] = mapped_column(ForeignKey("events.pk"), index=True)
+    # The event's public id, which the writer generates: no RETURNING round trip needed.
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
     organization_id: Mapped[str] = mapped_column(String(40))
     position: Mapped[int] = mapped_column(SmallInteger)
     type: Mapped[str] = mapped_column(String(256))

@@ -6,16 +6,17 @@ retention purge) updates or deletes them.
 
 import hashlib
 import json
-from datetime import timedelta
+import threading
 
-from sqlalchemy import delete, insert, select
+import orjson
+from flask import current_app
+from sqlalchemy import delete, select
 
-from app.events.models import Event, EventTarget, IdempotencyRecord
+from app.events.models import IdempotencyRecord
+from app.events.writer import IDEMPOTENCY_WINDOW, EventWriter, Job, idempotency_record
 from app.extensions import db
 from app.ids import new_id
 from app.timestamps import isoformat_exact, utcnow
-
-IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 def stored_payload(raw, occurred_at):
@@ -38,37 +39,50 @@ def event_row(org_id, raw, parsed, received_at):
         "actor_name": parsed.actor.name,
         "location": parsed.context.location,
         "user_agent": parsed.context.user_agent,
-        "payload": json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+        "payload": orjson.dumps(payload).decode(),
     }
 
 
-def store_events(org_id, accepted):
-    """Insert events (pairs of the raw dict and its parsed shape) and their targets.
+def event_writer():
+    """This process's event writer for the current app, started on first use."""
+    writer = current_app.extensions.get("auditlog.event_writer")
+    if writer is None:
+        with _writer_lock:
+            writer = current_app.extensions.get("auditlog.event_writer")
+            if writer is None:
+                writer = current_app.extensions["auditlog.event_writer"] = EventWriter(db.engine)
+    return writer
 
-    Two statements for the whole batch: the events (returning their keys in order) and
-    then every target. Returns the number stored.
+
+_writer_lock = threading.Lock()
+
+
+def store_events(org_id, accepted, idempotency=None):
+    """Store events (pairs of the raw dict and its parsed shape), with their targets.
+
+    ``idempotency`` is ``(key, fingerprint, answer)`` when the request had a key.
+    Returns once the events are committed: True, or False if the key was already
+    taken (nothing was stored; replay the first answer).
     """
     received_at = utcnow()
-    rows = [event_row(org_id, raw, parsed, received_at) for raw, parsed in accepted]
-    table = Event.__table__
-    keys = db.session.scalars(
-        insert(table).returning(table.c.pk, sort_by_parameter_order=True), rows
-    ).all()
-    targets = [
-        {
-            "event_pk": key,
-            "organization_id": org_id,
-            "position": position,
-            "type": target.type,
-            "target_id": target.id,
-            "name": target.name,
-        }
-        for key, (_raw, parsed) in zip(keys, accepted, strict=True)
-        for position, target in enumerate(parsed.targets)
-    ]
-    if targets:
-        db.session.execute(insert(EventTarget.__table__), targets)
-    return len(rows)
+    rows, targets = [], []
+    for raw, parsed in accepted:
+        row = event_row(org_id, raw, parsed, received_at)
+        rows.append(row)
+        targets.extend(
+            {
+                "event_id": row["id"],
+                "organization_id": org_id,
+                "position": position,
+                "type": target.type,
+                "target_id": target.id,
+                "name": target.name,
+            }
+            for position, target in enumerate(parsed.targets)
+        )
+    record = idempotency_record(org_id, *idempotency) if idempotency else None
+    job = event_writer().submit(Job(org_id, rows, targets, record))
+    return job.stored
 
 
 def request_fingerprint(body):
@@ -78,7 +92,7 @@ def request_fingerprint(body):
 
 
 def find_idempotency_record(org_id, key):
-    """The remembered answer for this key, or ``None`` (also when it is older than 24 hours)."""
+    """The remembered answer for this key in the last 24 hours, or ``None``."""
     record = db.session.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.organization_id == org_id, IdempotencyRecord.key == key
@@ -87,32 +101,6 @@ def find_idempotency_record(org_id, key):
     if record is None or utcnow() - record.created_at > IDEMPOTENCY_WINDOW:
         return None
     return record
-
-
-def remember_response(org_id, key, fingerprint, status_code, body):
-    """Record the answer to an idempotent request, in the transaction that stores its events.
-
-    An expired record for the same key is replaced. If another request with this key
-    committed first, the unique constraint makes the flush (or the commit) fail with
-    ``IntegrityError``, and the caller replays that request's answer.
-    """
-    db.session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.organization_id == org_id,
-            IdempotencyRecord.key == key,
-            IdempotencyRecord.created_at < utcnow() - IDEMPOTENCY_WINDOW,
-        )
-    )
-    db.session.add(
-        IdempotencyRecord(
-            organization_id=org_id,
-            key=key,
-            request_hash=fingerprint,
-            status_code=status_code,
-            response_body=json.dumps(body, separators=(",", ":")),
-        )
-    )
-    db.session.flush()
 
 
 def purge_idempotency_records(now=None):

@@ -30,7 +30,7 @@ class ApiKey(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    created_by = relationship("User", lazy="joined")
+    created_by = relationship("User")
 
     @property
     def is_active(self):

@@ -3,9 +3,14 @@
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from flask import current_app
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.keys.models import ApiKey
@@ -47,8 +52,61 @@ def create_key(org, name, created_by=None):
     return key, secret
 
 
+# Built once: constructing the statement costs more than running it.
+KEY_BY_HASH = select(
+    ApiKey.id, ApiKey.organization_id, ApiKey.secret_hash, ApiKey.last_used_at
+).where(ApiKey.secret_hash == bindparam("digest"), ApiKey.revoked_at.is_(None))
+
+
+@dataclass
+class KnownKey:
+    """What the API needs of an active key."""
+
+    id: str
+    organization_id: str
+    last_used_at: datetime | None
+    checked_at: float = 0.0  # time.monotonic() of the database lookup
+
+
+class KeyCache:
+    """Active keys by secret hash, trusted for ``API_KEY_CACHE_SECONDS`` after a lookup.
+
+    Every API request authenticates; this spares the database the same lookup many
+    times a second. Revoking a key drops it from this process's cache at once; other
+    server processes stop accepting it within the cache period (2 seconds by default).
+    """
+
+    def __init__(self):
+        self.entries = {}
+        self.lock = threading.Lock()
+
+    def get(self, digest, max_age):
+        """The key for this hash if it was looked up less than ``max_age`` seconds ago."""
+        key = self.entries.get(digest)
+        if key is not None and time.monotonic() - key.checked_at < max_age:
+            return key
+        return None
+
+    def put(self, digest, key):
+        """Remember a key found in the database."""
+        with self.lock:
+            if len(self.entries) > 10_000:
+                self.entries.clear()
+            self.entries[digest] = key
+
+    def forget(self, key_id):
+        """Drop a key (it was revoked)."""
+        with self.lock:
+            self.entries = {d: k for d, k in self.entries.items() if k.id != key_id}
+
+
+def key_cache():
+    """This app's key cache."""
+    return current_app.extensions.setdefault("auditlog.key_cache", KeyCache())
+
+
 def authenticate(secret):
-    """Return the active key for this secret, or ``None``.
+    """Return the active key for this secret (a ``KnownKey``), or ``None``.
 
     The lookup is by the secret's hash, so the database comparison never sees the secret,
     and the final comparison is constant-time.
@@ -56,25 +114,38 @@ def authenticate(secret):
     if not secret or not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
         return None
     digest = hash_secret(secret)
-    key = db.session.scalar(select(ApiKey).where(ApiKey.secret_hash == digest))
-    if key is None or not hmac.compare_digest(key.secret_hash, digest) or not key.is_active:
+    cache = key_cache()
+    known = cache.get(digest, current_app.config["API_KEY_CACHE_SECONDS"])
+    if known is not None:
+        return known
+    row = db.session.connection().execute(KEY_BY_HASH, {"digest": digest}).first()
+    if row is None or not hmac.compare_digest(row.secret_hash, digest):
         return None
-    return key
+    known = KnownKey(row.id, row.organization_id, row.last_used_at, time.monotonic())
+    cache.put(digest, known)
+    return known
+
+
+def use_is_stale(key):
+    """Whether the key's last use is older than the resolution it is kept at."""
+    return key.last_used_at is None or utcnow() - key.last_used_at >= LAST_USED_RESOLUTION
 
 
 def record_use(key):
-    """Note that the key was used (at most once a minute per key)."""
-    now = utcnow()
-    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
-        return
-    db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-    key.last_used_at = now
+    """Note that the key was used now."""
+    key.last_used_at = utcnow()
+    db.session.execute(
+        update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=key.last_used_at)
+    )
 
 
 def keys_of(org):
     """The organization's keys, newest first, revoked ones included."""
     return db.session.scalars(
-        select(ApiKey).where(ApiKey.organization_id == org.id).order_by(ApiKey.created_at.desc())
+        select(ApiKey)
+        .options(selectinload(ApiKey.created_by))
+        .where(ApiKey.organization_id == org.id)
+        .order_by(ApiKey.created_at.desc())
     ).all()
 
 
@@ -90,3 +161,4 @@ def revoke_key(key):
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         db.session.flush()
+    key_cache().forget(key.id)

@@ -29,7 +29,7 @@ class Organization(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     retention_period_in_days: Mapped[int | None] = mapped_column(Integer)
 
-    memberships = relationship("Membership", back_populates="organization", lazy="selectin")
+    memberships = relationship("Membership", back_populates="organization")
 
     def __repr__(self):
         return f"<Organization {self.id} {self.name!r}>"

@@ -1,8 +1,8 @@
 """api keys, schemas, events, idempotency
 
-Revision ID: cdd40525a560
+Revision ID: 4b8425aafcbe
 Revises: 53ce2a23c517
-Create Date: 2026-11-26 04:40:17.285503
+Create Date: 2026-11-26 05:02:33.504409
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import app.columns
 
 
 # revision identifiers, used by Alembic.
-revision = 'cdd40525a560'
+revision = '4b8425aafcbe'
 down_revision = '53ce2a23c517'
 branch_labels = None
 depends_on = None
@@ -88,17 +88,17 @@ def upgrade():
 
     op.create_table('event_targets',
     sa.Column('pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('event_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('event_id', sa.String(length=40), nullable=False),
     sa.Column('organization_id', sa.String(length=40), nullable=False),
     sa.Column('position', sa.SmallInteger(), nullable=False),
     sa.Column('type', sa.String(length=256), nullable=False),
     sa.Column('target_id', sa.String(length=256), nullable=False),
     sa.Column('name', sa.String(length=512), nullable=True),
-    sa.ForeignKeyConstraint(['event_pk'], ['events.pk'], name=op.f('fk_event_targets_event_pk_events')),
+    sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_event_targets_event_id_events')),
     sa.PrimaryKeyConstraint('pk', name=op.f('pk_event_targets'))
     )
     with op.batch_alter_table('event_targets', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_event_targets_event_pk'), ['event_pk'], unique=False)
+        batch_op.create_index(batch_op.f('ix_event_targets_event_id'), ['event_id'], unique=False)
         batch_op.create_index('ix_event_targets_org_type_target', ['organization_id', 'type', 'target_id'], unique=False)
 
     op.create_table('schema_versions',
@@ -120,7 +120,7 @@ def downgrade():
     op.drop_table('schema_versions')
     with op.batch_alter_table('event_targets', schema=None) as batch_op:
         batch_op.drop_index('ix_event_targets_org_type_target')
-        batch_op.drop_index(batch_op.f('ix_event_targets_event_pk'))
+        batch_op.drop_index(batch_op.f('ix_event_targets_event_id'))
 
     op.drop_table('event_targets')
     with op.batch_alter_table('idempotency_records', schema=None) as batch_op:

@@ -1,0 +1,271 @@
+"""The event writer: one thread per server process that stores accepted events with
+group commit.
+
+Request threads validate events, hand them to the writer and wait. The writer takes
+every job waiting in its queue, stores them all in one transaction (one fsync for many
+requests) and wakes each request only after the commit: a 2xx is only ever sent for
+events that are durably stored.
+
+Idempotency keys are claimed with ``INSERT ... ON CONFLICT DO NOTHING`` on the unique
+(organization, key) constraint, in the same transaction as the events: a request whose
+key is already taken stores nothing and replays the first answer.
+"""
+
+import json
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
+
+from app.events.models import Event, EventTarget, IdempotencyRecord
+from app.timestamps import utcnow
+
+MAX_EVENTS_PER_TRANSACTION = 5000
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+LOCK_WAIT_SECONDS = 15
+EVENTS = Event.__table__
+TARGETS = EventTarget.__table__
+RECORDS = IdempotencyRecord.__table__
+
+
+@dataclass
+class Job:
+    """One request's events, waiting to be stored."""
+
+    org_id: str
+    rows: list  # events-table rows
+    targets: list  # event_targets rows of all the events
+    idempotency: dict | None = None  # the record to claim, if the request had a key
+    stored: bool = False  # False after completion means: the key was taken
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class EventWriter:
+    """Stores jobs from any thread through one connection, many jobs per transaction."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.queue = queue.SimpleQueue()
+        self.thread = None
+        self.start_lock = threading.Lock()
+        self.insert_events = BulkInsert(EVENTS, engine.dialect)
+        self.insert_targets = BulkInsert(TARGETS, engine.dialect)
+        # The same statement on SQLite and PostgreSQL.
+        self.claim = BulkInsert(
+            RECORDS,
+            engine.dialect,
+            suffix="ON CONFLICT (organization_id, key) DO NOTHING RETURNING organization_id, key",
+        )
+        self.connection = None  # the writer thread's own connection
+
+    def submit(self, job):
+        """Queue a job and wait until it is committed (or has failed)."""
+        self._start()
+        self.queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job
+
+    def _start(self):
+        if self.thread is not None and self.thread.is_alive():
+            return
+        with self.start_lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="event-writer", daemon=True)
+                self.thread.start()
+
+    def _take(self):
+        """The next job, and every other job already waiting (up to the size limit)."""
+        jobs = [self.queue.get()]
+        size = 0
+        while jobs[-1] is not None and size < MAX_EVENTS_PER_TRANSACTION:
+            size += len(jobs[-1].rows)
+            try:
+                jobs.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return jobs
+
+    def stop(self):
+        """Let the thread finish once the queue is empty."""
+        if self.thread is not None and self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def _run(self):
+        while True:
+            jobs = self._take()
+            if jobs[-1] is None:  # stop() was called
+                jobs.pop()
+                self._store(jobs)
+                return
+            self._store(jobs)
+
+    def _store(self, jobs):
+        """Write the jobs, then wake their requests; a failure is reported to each request."""
+        try:
+            if jobs:
+                self._write(jobs)
+        except Exception as error:
+            if len(jobs) == 1:
+                jobs[0].error = error
+            else:
+                self._write_one_by_one(jobs)
+        for job in jobs:
+            job.done.set()
+
+    def _write_one_by_one(self, jobs):
+        """After a failed group, store each job alone, so one bad job fails only itself."""
+        for job in jobs:
+            try:
+                self._write([job])
+            except Exception as error:
+                job.error = error
+
+    def _connect(self):
+        """The writer's own connection, opened on first use and after a failure."""
+        if self.connection is None:
+            self.connection = self.engine.connect()
+            if self.connection.dialect.name == "sqlite":
+                # Lock waits are handled by _begin; PRAGMAs run outside any transaction.
+                self.connection.connection.driver_connection.execute("PRAGMA busy_timeout=0")
+        return self.connection
+
+    def _write(self, jobs):
+        """Store the jobs in one transaction."""
+        connection = self._connect()
+        try:
+            with self._begin(connection):
+                self._insert(connection, jobs)
+        except Exception:
+            self.connection = None
+            connection.close()
+            raise
+
+    def _insert(self, connection, jobs):
+        """The statements of one transaction."""
+        self._claim_keys(connection, jobs)
+        accepted = [job for job in jobs if job.stored]
+        rows = [row for job in accepted for row in job.rows]
+        if not rows:
+            return
+        self.insert_events(connection, rows)
+        targets = [target for job in accepted for target in job.targets]
+        if targets:
+            self.insert_targets(connection, targets)
+
+    def _begin(self, connection):
+        """Begin a write transaction, waiting for SQLite's write lock in short steps.
+
+        SQLite's own busy handler sleeps 1, 2, 5, 10... ms between attempts, so two
+        server processes taking turns would each idle for milliseconds. The writer's
+        connection has no busy timeout and polls every ~0.2 ms instead, for up to 15 s.
+        """
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                return connection.begin()
+            except OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                connection.rollback()
+                time.sleep(random.uniform(0.0001, 0.0003))
+
+    def _claim_keys(self, connection, jobs):
+        """Claim the jobs' idempotency keys in one statement; set each job's ``stored``.
+
+        A job whose key is taken (by an earlier request, or by an earlier job of this
+        same transaction) stores nothing and replays the first answer.
+        """
+        first_with_key = {}
+        for job in jobs:
+            if job.idempotency is None:
+                job.stored = True
+                continue
+            claim = (job.org_id, job.idempotency["key"])
+            job.stored = claim not in first_with_key
+            first_with_key.setdefault(claim, job)
+        if not first_with_key:
+            return
+        records = [job.idempotency for job in first_with_key.values()]
+        claimed = {tuple(row) for row in self.claim.returning(connection, records)}
+        for claim, job in first_with_key.items():
+            if claim not in claimed:
+                job.stored = self._reclaim_expired(connection, job.idempotency)
+
+    def _reclaim_expired(self, connection, record):
+        """Claim a key whose record is past the 24-hour window; False if it is live."""
+        existing = connection.execute(
+            select(RECORDS.c.id, RECORDS.c.created_at).where(
+                RECORDS.c.organization_id == record["organization_id"],
+                RECORDS.c.key == record["key"],
+            )
+        ).first()
+        if existing is None or utcnow() - existing.created_at <= IDEMPOTENCY_WINDOW:
+            return False
+        connection.execute(delete(RECORDS).where(RECORDS.c.id == existing.id))
+        return bool(self.claim.returning(connection, [record]))
+
+
+class BulkInsert:
+    """A prepared multi-row INSERT straight to the driver's ``executemany``.
+
+    SQLAlchemy's per-row parameter handling cost more than SQLite's own work for big
+    batches; this builds the statement once and converts only the columns whose type
+    needs it (timestamps), with the same converters SQLAlchemy would use.
+    """
+
+    def __init__(self, table, dialect, suffix=""):
+        self.columns = [column for column in table.columns if not column.primary_key]
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        names = ", ".join(column.name for column in self.columns)
+        self.row_markers = f"({', '.join(marker for _ in self.columns)})"
+        # Names come from the table definition; every value is bound.
+        self.head = f"INSERT INTO {table.name} ({names}) VALUES "  # noqa: S608
+        self.suffix = suffix
+        self.sql = f"{self.head}{self.row_markers} {suffix}"
+        self.converters = [
+            (index, column.type.dialect_impl(dialect).bind_processor(dialect))
+            for index, column in enumerate(self.columns)
+        ]
+        self.converters = [(index, convert) for index, convert in self.converters if convert]
+        self.names = [column.name for column in self.columns]
+
+    def __call__(self, connection, rows):
+        """Insert dicts (keyed by column name) in one ``executemany``."""
+        connection.exec_driver_sql(self.sql, [self.values(row) for row in rows])
+
+    def returning(self, connection, rows):
+        """Insert rows in one multi-row statement; every row it returns."""
+        sql = f"{self.head}{', '.join(self.row_markers for _ in rows)} {self.suffix}"
+        values = tuple(value for row in rows for value in self.values(row))
+        return connection.exec_driver_sql(sql, values).all()
+
+    def values(self, row):
+        """A row's values in column order, converted for the driver."""
+        value = [row.get(name) for name in self.names]
+        for index, convert in self.converters:
+            value[index] = convert(value[index])
+        return tuple(value)
+
+
+def idempotency_record(org_id, key, fingerprint, answer):
+    """The row that claims an idempotency key and remembers the answer."""
+    return {
+        "organization_id": org_id,
+        "key": key,
+        "request_hash": fingerprint,
+        "status_code": 200,
+        "response_body": json.dumps(answer, separators=(",", ":")),
+        "created_at": utcnow(),
+    }
