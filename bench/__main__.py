@@ -117,7 +117,7 @@ def main():
         batch = wrk(
             server.url,
             args.duration,
-            min(args.connections, 4),
+            min(args.connections, 8),
             HERE / "batch.lua",
             {"BENCH_KEY": secret, "BENCH_BODY_FILE": str(batch_file)},
         )
@@ -159,7 +159,7 @@ def main():
         f"\nErrors: non-2xx single={single['non_2xx']} batch={batch['non_2xx']}; "
         f"socket: {single['socket_errors'] or 'none'} / {batch['socket_errors'] or 'none'}"
     )
-    in_flight = args.connections + min(args.connections, 4) * args.batch_size
+    in_flight = args.connections + min(args.connections, 8) * args.batch_size
     verdict = "OK" if expected <= stored <= expected + in_flight else "MISMATCH"
     print(
         f"Stored events: {stored:,}; acknowledged: {expected:,} "
