@@ -17,34 +17,46 @@ MAX_IDEMPOTENCY_KEY = 255
 @bp.post("/audit_logs/events")
 def create_event():
     """Store one event."""
-    body = json_body()
-    org_id = organization_of(body)
-    parsed, problems = check_shape(SingleRequest, body)
-    if problems:
-        raise ApiError(422, "Validation failed.", "validation_failed", problems)
-    schema_problems = event_problems(org_id, body["event"])
-    if schema_problems:
-        raise ApiError(400, "Invalid Audit Log event.", "invalid_audit_log_event", schema_problems)
-    return store(org_id, body, [(body["event"], parsed.event)], {"success": True})
+    org_id, body, accepted = validated_events(
+        SingleRequest, lambda body, parsed: [(body["event"], parsed.event, "")]
+    )
+    return store(org_id, body, accepted, {"success": True})
 
 
 @bp.post("/audit_logs/events/batch")
 def create_events():
     """Store 1 to 1,000 events, all or none."""
+    org_id, body, accepted = validated_events(
+        BatchRequest,
+        lambda body, parsed: [
+            (raw, event, f"/events/{index}")
+            for index, (raw, event) in enumerate(zip(body["events"], parsed.events, strict=True))
+        ],
+    )
+    return store(org_id, body, accepted, {"success": True, "count": len(accepted)})
+
+
+def validated_events(model, events_of):
+    """Parse and check a request body: its organization (404), its shape (422), then each
+    event against its schema (400), every problem reported at once.
+
+    ``events_of(body, parsed)`` lists ``(raw event, parsed event, JSON pointer prefix)``.
+    Returns ``(organization id, body, [(raw, parsed), ...])``.
+    """
     body = json_body()
     org_id = organization_of(body)
-    parsed, problems = check_shape(BatchRequest, body)
+    parsed, problems = check_shape(model, body)
     if problems:
         raise ApiError(422, "Validation failed.", "validation_failed", problems)
+    events = events_of(body, parsed)
     schema_problems = [
-        {**problem, "instancePath": f"/events/{index}{problem['instancePath']}"}
-        for index, event in enumerate(body["events"])
-        for problem in event_problems(org_id, event)
+        {**problem, "instancePath": prefix + problem["instancePath"]}
+        for raw, _event, prefix in events
+        for problem in event_problems(org_id, raw)
     ]
     if schema_problems:
         raise ApiError(400, "Invalid Audit Log event.", "invalid_audit_log_event", schema_problems)
-    accepted = list(zip(body["events"], parsed.events, strict=True))
-    return store(org_id, body, accepted, {"success": True, "count": len(accepted)})
+    return org_id, body, [(raw, event) for raw, event, _prefix in events]
 
 
 def organization_of(body):

@@ -28,6 +28,7 @@ from app.timestamps import utcnow
 MAX_EVENTS_PER_TRANSACTION = 5000
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 LOCK_WAIT_SECONDS = 15
+SUBMIT_TIMEOUT_SECONDS = 60
 EVENTS = Event.__table__
 TARGETS = EventTarget.__table__
 RECORDS = IdempotencyRecord.__table__
@@ -68,7 +69,8 @@ class EventWriter:
         """Queue a job and wait until it is committed (or has failed)."""
         self._start()
         self.queue.put(job)
-        job.done.wait()
+        if not job.done.wait(SUBMIT_TIMEOUT_SECONDS):
+            raise TimeoutError("the event writer did not answer in time")
         if job.error is not None:
             raise job.error
         return job
@@ -105,11 +107,19 @@ class EventWriter:
     def _run(self):
         while True:
             jobs = self._take()
-            if jobs[-1] is None:  # stop() was called
+            stopping = jobs[-1] is None  # stop() was called
+            if stopping:
                 jobs.pop()
+            try:
                 self._store(jobs)
+            except BaseException as error:  # never leave a request waiting
+                for job in jobs:
+                    job.error = job.error or error
+                    job.done.set()
+                if not isinstance(error, Exception):
+                    raise
+            if stopping:
                 return
-            self._store(jobs)
 
     def _store(self, jobs):
         """Write the jobs, then wake their requests; a failure is reported to each request."""

@@ -1,0 +1,105 @@
+"""The event writer: group commit, isolation of a bad job, idempotency claims."""
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from app.events.models import Event
+from app.events.services import event_writer
+from app.events.writer import Job, idempotency_record
+from app.extensions import db
+from app.timestamps import utcnow
+
+
+def row(org_id, event_id, action="user.signed_in"):
+    now = utcnow()
+    return {
+        "id": event_id,
+        "organization_id": org_id,
+        "action": action,
+        "version": 1,
+        "occurred_at": now,
+        "received_at": now,
+        "actor_type": "user",
+        "actor_id": "u1",
+        "actor_name": None,
+        "location": "127.0.0.1",
+        "user_agent": None,
+        "payload": "{}",
+    }
+
+
+def stored_ids(app):
+    with app.app_context():
+        return set(db.session.scalars(select(Event.id)))
+
+
+def test_many_jobs_in_one_transaction(app, make_org):
+    org_id = make_org()
+    with app.app_context():
+        writer = event_writer()
+        jobs = [Job(org_id, [row(org_id, f"evt_{i}")], []) for i in range(20)]
+        writer._store(jobs)  # the group the thread would take at once
+    assert all(job.stored and job.error is None for job in jobs)
+    assert stored_ids(app) == {f"evt_{i}" for i in range(20)}
+
+
+def test_a_bad_job_fails_alone(app, make_org):
+    org_id = make_org()
+    with app.app_context():
+        writer = event_writer()
+        bad = row(org_id, "evt_bad")
+        bad["location"] = None  # NOT NULL
+        jobs = [
+            Job(org_id, [row(org_id, "evt_1")], []),
+            Job(org_id, [bad], []),
+            Job(org_id, [row(org_id, "evt_2")], []),
+        ]
+        writer._store(jobs)
+    assert [job.error is None for job in jobs] == [True, False, True]
+    assert stored_ids(app) == {"evt_1", "evt_2"}
+
+
+def test_a_key_used_twice_in_one_group_stores_once(app, make_org):
+    org_id = make_org()
+    with app.app_context():
+        writer = event_writer()
+        record = idempotency_record(org_id, "k", "fingerprint", {"success": True})
+        jobs = [Job(org_id, [row(org_id, f"evt_{i}")], [], dict(record)) for i in range(3)]
+        writer._store(jobs)
+    assert [job.stored for job in jobs] == [True, False, False]
+    assert stored_ids(app) == {"evt_0"}
+
+
+def test_submit_from_many_threads(app, make_org):
+    org_id = make_org()
+    errors = []
+
+    def send(index):
+        with app.app_context():
+            try:
+                event_writer().submit(Job(org_id, [row(org_id, f"evt_{index}")], []))
+            except Exception as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Event)) == 40
+
+
+def test_a_failure_is_raised_to_the_request(app, make_org):
+    org_id = make_org()
+    with app.app_context():
+        bad = row(org_id, "evt_bad")
+        bad["location"] = None
+        with pytest.raises(Exception, match=r"NOT NULL|null value"):
+            event_writer().submit(Job(org_id, [bad], []))
+        # The writer carries on.
+        event_writer().submit(Job(org_id, [row(org_id, "evt_ok")], []))
+    assert stored_ids(app) == {"evt_ok"}
