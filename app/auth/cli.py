@@ -5,7 +5,7 @@ from flask.cli import AppGroup
 
 from app.auth import services
 from app.extensions import db
-from app.orgs import services as orgs
+from app.orgs.cli import organization_or_fail
 from app.orgs.models import Membership, Role
 from app.service_errors import ServiceError
 
@@ -20,9 +20,7 @@ users_cli = AppGroup("users", help="Manage user accounts.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def create(email, org_id, role, superuser, password):
     """Create a user who belongs to an organization in the given role."""
-    org = orgs.get_organization(org_id)
-    if org is None:
-        raise click.BadParameter(f"no organization has the id {org_id!r}.", param_hint="--org")
+    org = organization_or_fail(org_id)
     try:
         user = services.create_user(email, password, is_superuser=superuser)
     except ServiceError as error:

@@ -5,7 +5,7 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 from app.keys import services
-from app.orgs import services as orgs
+from app.orgs.cli import organization_or_fail
 from app.service_errors import ServiceError
 
 keys_cli = AppGroup("keys", help="Manage API keys.")
@@ -13,14 +13,6 @@ keys_cli = AppGroup("keys", help="Manage API keys.")
 org_option = click.option(
     "--org", "org_id", required=True, help="Organization id (org_...) the keys belong to."
 )
-
-
-def organization_or_fail(org_id):
-    """The organization with this id, or a usage error naming ``--org``."""
-    org = orgs.get_organization(org_id)
-    if org is None:
-        raise click.BadParameter(f"no organization has the id {org_id!r}.", param_hint="--org")
-    return org
 
 
 @keys_cli.command("create")

@@ -10,6 +10,14 @@ from app.service_errors import ServiceError
 orgs_cli = AppGroup("orgs", help="Manage organizations.")
 
 
+def organization_or_fail(org_id):
+    """The organization with this id, or a usage error naming ``--org``."""
+    org = services.get_organization(org_id)
+    if org is None:
+        raise click.BadParameter(f"no organization has the id {org_id!r}.", param_hint="--org")
+    return org
+
+
 @orgs_cli.command("create")
 @click.argument("name")
 def create(name):
