@@ -35,7 +35,8 @@ def authenticate_request():
         abort(401)
     # End any read at once: a snapshot held while the request waits for the event
     # writer would keep SQLite from checkpointing its write-ahead log.
-    db.session.commit()
+    if db.session().in_transaction():
+        db.session.commit()
     enforce_rate_limit(key.id)
     g.api_key_id = key.id
     g.api_org_id = key.organization_id
@@ -64,7 +65,8 @@ class KeyRateLimiter:
     """
 
     def __init__(self, app):
-        self.item = parse(app.config["API_RATE_LIMIT"])
+        self.setting = app.config["API_RATE_LIMIT"]
+        self.item = parse(self.setting)
         self.strategy = FixedWindowRateLimiter(
             storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
         )
@@ -82,6 +84,6 @@ class KeyRateLimiter:
 def enforce_rate_limit(key_id):
     """Count this request against the key's allowance."""
     limiter = current_app.extensions.get("auditlog.key_rate_limiter")
-    if limiter is None or limiter.item != parse(current_app.config["API_RATE_LIMIT"]):
+    if limiter is None or limiter.setting != current_app.config["API_RATE_LIMIT"]:
         limiter = current_app.extensions["auditlog.key_rate_limiter"] = KeyRateLimiter(current_app)
     limiter.hit(key_id)
