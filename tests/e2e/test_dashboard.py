@@ -91,3 +91,15 @@ def test_admin_adds_a_viewer_who_can_then_sign_in(page, sign_in, make_org, make_
     expect(page.get_by_text("vic@example.com is now a member (viewer).")).to_be_visible()
     expect(page.get_by_role("cell", name="vic@example.com", exact=True)).to_be_visible()
     screenshot("settings-member-added")
+
+
+def test_pages_fit_a_phone_screen(page, sign_in, make_org, make_user, screenshot):
+    acme = make_org("Acme Incorporated International")
+    make_user("someone.with.a.long.address@example.com", acme, Role.ADMIN, superuser=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in("someone.with.a.long.address@example.com")
+    for section in ("events", "schemas", "exports", "settings", "settings/api-keys"):
+        page.goto(f"/orgs/{acme}/{section}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{section} scrolls sideways by {overflow}px"
+        screenshot(f"phone-{section.replace('/', '-')}")
