@@ -34,4 +34,17 @@
       setTimeout(function () { button.textContent = label; }, 1500);
     });
   });
+
+  // Remove buttons: <button data-remove-row> removes its row ([data-row]) from the form,
+  // then puts the focus on the list's add button so the keyboard does not lose its place.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-remove-row]");
+    if (!button) return;
+    var row = button.closest("[data-row]");
+    if (!row) return;
+    var list = row.closest("[data-rows]");
+    row.remove();
+    var add = list && list.querySelector(":scope > [data-add-row]");
+    if (add) add.focus();
+  });
 })();

@@ -7,7 +7,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.events.shape import ACTION_PATTERN, check_shape
+from app.events.shape import ACTION_PATTERN, METADATA_KEY_PATTERN, check_shape
 
 METADATA_PROPERTY_TYPES = ("string", "number", "boolean")
 
@@ -55,6 +55,16 @@ def metadata_schema_problems(schema, field):
         )
     properties = schema.get("properties", {})
     for name, spec in properties.items():
+        if re.fullmatch(METADATA_KEY_PATTERN, name) is None:
+            # Events could never send this key (their metadata keys follow this pattern).
+            problems.append(
+                _problem(
+                    f"{field}.properties.{name}",
+                    "invalid_key",
+                    f"{field}.properties names '{name}', which is not a valid metadata key: "
+                    "use 1 to 40 letters, digits, _ or -.",
+                )
+            )
         kind = spec.get("type") if isinstance(spec, dict) else None
         if kind not in METADATA_PROPERTY_TYPES:
             problems.append(
@@ -99,28 +109,45 @@ def check_definition(action, body):
         )
     parsed, shape_problems = check_shape(SchemaDefinition, body)
     problems.extend(shape_problems)
-    if parsed is None:
-        return None, problems
-    seen = set()
-    for index, target in enumerate(parsed.targets):
-        if target.type in seen:
-            problems.append(
-                _problem(
-                    f"targets.{index}.type",
-                    "duplicate",
-                    f"targets.{index}.type '{target.type}' is listed twice; list each type once.",
-                )
-            )
-        seen.add(target.type)
-        if target.metadata is not None:
-            problems.extend(metadata_schema_problems(target.metadata, f"targets.{index}.metadata"))
-    if parsed.actor is not None:
-        problems.extend(metadata_schema_problems(parsed.actor.metadata, "actor.metadata"))
-    if parsed.metadata is not None:
-        problems.extend(metadata_schema_problems(parsed.metadata, "metadata"))
+    # Checked on the body as sent, so that a shape problem elsewhere (a blank target
+    # type, say) does not hide these: every problem is reported at once.
+    problems.extend(_content_problems(body))
     if problems:
         return None, problems
     return parsed.model_dump(exclude_none=True), []
+
+
+def _content_problems(body):
+    """Duplicate target types and bad metadata schemas, wherever the body is well-formed."""
+    if not isinstance(body, dict):
+        return []
+    problems = []
+    targets = body.get("targets")
+    seen = set()
+    for index, target in enumerate(targets if isinstance(targets, list) else []):
+        if not isinstance(target, dict):
+            continue
+        kind = target.get("type")
+        if isinstance(kind, str) and kind:
+            if kind in seen:
+                problems.append(
+                    _problem(
+                        f"targets.{index}.type",
+                        "duplicate",
+                        f"targets.{index}.type '{kind}' is listed twice; list each type once.",
+                    )
+                )
+            seen.add(kind)
+        if isinstance(target.get("metadata"), dict):
+            problems.extend(
+                metadata_schema_problems(target["metadata"], f"targets.{index}.metadata")
+            )
+    actor = body.get("actor")
+    if isinstance(actor, dict) and isinstance(actor.get("metadata"), dict):
+        problems.extend(metadata_schema_problems(actor["metadata"], "actor.metadata"))
+    if isinstance(body.get("metadata"), dict):
+        problems.extend(metadata_schema_problems(body["metadata"], "metadata"))
+    return problems
 
 
 def _matches_action(name):

@@ -7,16 +7,22 @@ between the two doors.
 import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from threading import Lock
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from app.events.models import Event
 from app.extensions import db
+from app.keys.models import ApiKey
+from app.schemas.changes import Change, version_changes
 from app.schemas.definition import check_definition
 from app.schemas.models import Action, SchemaVersion
 from app.service_errors import ServiceError
 from app.timestamps import utcnow
+
+RECENT_DAYS = 30
 
 
 class InvalidDefinition(ServiceError):
@@ -70,6 +76,45 @@ def create_schema(org, action_name, body, created_by=None):
     return version, True
 
 
+def schema_problems(action_name, body):
+    """Every rule the name and definition break, without writing anything."""
+    _definition, problems = check_definition(action_name, body)
+    return problems
+
+
+def action_problems(org, action_name, body):
+    """Every reason ``create_action`` would refuse, without writing anything."""
+    problems = []
+    if isinstance(action_name, str) and get_action(org.id, action_name) is not None:
+        problems.append(
+            {
+                "field": "action",
+                "code": "taken",
+                "message": f"An action named '{action_name}' already exists: "
+                "open it and edit it to add a version.",
+            }
+        )
+    return problems + schema_problems(action_name, body)
+
+
+def create_action(org, action_name, body, created_by=None):
+    """Configure a new action with its first version; a name already in use is refused.
+
+    ``create_schema`` adds versions to existing actions (the API's verb); this is the
+    dashboard's "new action", which must not silently edit an action of the same name.
+    """
+    problems = action_problems(org, action_name, body)
+    if problems:
+        raise InvalidDefinition(problems)
+    version, _created = create_schema(org, action_name, body, created_by=created_by)
+    return version
+
+
+def definition_of(version):
+    """A version's definition as a plain dict."""
+    return json.loads(version.definition)
+
+
 def actions_of(org_id):
     """A query of the organization's actions (the caller orders and pages it)."""
     return select(Action).where(Action.organization_id == org_id)
@@ -78,6 +123,106 @@ def actions_of(org_id):
 def versions_of(action):
     """A query of an action's schema versions."""
     return select(SchemaVersion).where(SchemaVersion.action_id == action.id)
+
+
+def recent_event_counts(org_id, now=None, days=RECENT_DAYS, actions=None):
+    """Events per action that occurred in the last ``days`` days, in one grouped query
+    (of only ``actions`` when given)."""
+    since = (now or utcnow()) - timedelta(days=days)
+    query = (
+        select(Event.action, func.count())
+        .where(Event.organization_id == org_id, Event.occurred_at >= since)
+        .group_by(Event.action)
+    )
+    if actions is not None:
+        query = query.where(Event.action.in_(actions))
+    return dict(db.session.execute(query).all())
+
+
+@dataclass
+class ActionSummary:
+    """One line of the schemas page."""
+
+    name: str
+    version: int
+    target_types: list
+    validated: list  # what has its metadata validated: "actor", "event", target types
+    updated_at: datetime
+    recent_events: int
+
+
+def action_summaries(org_id, now=None):
+    """Every action of the organization by name, with its latest version and recent use."""
+    actions = db.session.scalars(actions_of(org_id).order_by(Action.name)).all()
+    counts = recent_event_counts(org_id, now=now) if actions else {}
+    return [_summary(action, counts.get(action.name, 0)) for action in actions]
+
+
+def _summary(action, recent_events):
+    definition = definition_of(action.latest)
+    validated = [t["type"] for t in definition["targets"] if t.get("metadata")]
+    if definition.get("actor"):
+        validated.insert(0, "actor")
+    if definition.get("metadata"):
+        validated.append("event")
+    return ActionSummary(
+        name=action.name,
+        version=action.latest.version,
+        target_types=[t["type"] for t in definition["targets"]],
+        validated=validated,
+        updated_at=action.updated_at,
+        recent_events=recent_events,
+    )
+
+
+@dataclass
+class HistoryEntry:
+    """A version, who wrote it, and what it changed from the one before."""
+
+    version: SchemaVersion
+    author: str
+    changes: list[Change]
+
+
+def history_of(action):
+    """The action's versions, newest first, each with its changes."""
+    labels = author_labels(action.organization_id, action.versions)
+    entries, previous = [], None
+    for version in action.versions:
+        definition = definition_of(version)
+        changes = version_changes(previous, definition) if previous is not None else []
+        entries.append(HistoryEntry(version, labels[version.created_by], changes))
+        previous = definition
+    return entries[::-1]
+
+
+def author_labels(org_id, versions):
+    """Who wrote each version, for people: an email, or the API key's name."""
+    key_ids = {
+        v.created_by.removeprefix("key:")
+        for v in versions
+        if v.created_by and v.created_by.startswith("key:")
+    }
+    key_names = {}
+    if key_ids:
+        key_names = dict(
+            db.session.execute(
+                select(ApiKey.id, ApiKey.name).where(
+                    ApiKey.organization_id == org_id, ApiKey.id.in_(key_ids)
+                )
+            ).all()
+        )
+    labels = {}
+    for version in versions:
+        author = version.created_by or ""
+        if author.startswith("user:"):
+            labels[version.created_by] = author.removeprefix("user:")
+        elif author.startswith("key:"):
+            name = key_names.get(author.removeprefix("key:"))
+            labels[version.created_by] = f"API key “{name}”" if name else "an API key"
+        else:
+            labels[version.created_by] = "unknown"
+    return labels
 
 
 @dataclass
