@@ -8,7 +8,7 @@ WORKERS ?= 1
 THREADS ?= 8
 FLASK := $(BIN)/flask --app app
 
-.PHONY: install run dev test test-fast lint format bench clean
+.PHONY: install run dev test test-fast lint format bench bench-viewer demo clean
 
 install: $(VENV)/.installed
 
@@ -49,6 +49,20 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench
+
+## make bench-viewer: the event viewer's page times at 1M events in each of two
+## organizations (SQLite in instance/bench/, reused; BENCH_DATABASE_URL for PostgreSQL).
+bench-viewer: install
+	$(BIN)/python -m bench.viewer $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
+
+## make demo: a demo organization with 100,000 events in its own database, served.
+DEMO_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/demo.db
+demo: install
+	DATABASE_URL=$(DEMO_DATABASE_URL) $(FLASK) db upgrade
+	DATABASE_URL=$(DEMO_DATABASE_URL) $(FLASK) demo setup --events 100000
+	@echo "Serving the demo on http://$(HOST):$(PORT)"
+	DATABASE_URL=$(DEMO_DATABASE_URL) $(BIN)/gunicorn --workers $(WORKERS) --threads $(THREADS) \
+		--bind $(HOST):$(PORT) 'app:create_app()'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -43,10 +43,14 @@ def configure(app, test_config):
 def register_extensions(app):
     """Bind the extensions to this app."""
     from app import database, models  # noqa: F401  (every table known to Alembic)
+    from app.events.search import include_name
 
     db.init_app(app)
     database.configure_engine(app)
-    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    # include_name: autogenerate leaves alone the full-text objects made by hand.
+    migrate.init_app(
+        app, db, directory=str(app.root_path + "/../migrations"), include_name=include_name
+    )
     csrf.init_app(app)
     limiter.init_app(app)
     skip_limiter_check_for(app, {"api", "health"})
@@ -109,12 +113,14 @@ def register_blueprints(app):
 def register_commands(app):
     """Each feature brings its own ``flask`` commands."""
     from app.auth.cli import users_cli
+    from app.demo.cli import demo_cli
     from app.keys.cli import keys_cli
     from app.orgs.cli import orgs_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(orgs_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(demo_cli)
 
 
 def register_request_hooks(app):

@@ -301,3 +301,27 @@ def seed_event(**changes):
     }
     event.update(changes)
     return event
+
+
+@pytest.fixture
+def make_events(app):
+    """Store events (raw API dicts) for an organization as the API would, without schema
+    checks; returns their ids in the order given."""
+    from sqlalchemy import select
+
+    from app.events.models import Event
+    from app.events.services import store_events
+    from app.events.shape import EventShape
+
+    def make(org_id, *events):
+        with app.app_context():
+            store_events(org_id, [(raw, EventShape.model_validate(raw)) for raw in events])
+            newest = db.session.scalars(
+                select(Event.id)
+                .where(Event.organization_id == org_id)
+                .order_by(Event.pk.desc())
+                .limit(len(events))
+            ).all()
+            return newest[::-1]
+
+    return make

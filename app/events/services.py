@@ -77,6 +77,7 @@ def store_events(org_id, accepted, idempotency=None):
                 "type": target.type,
                 "target_id": target.id,
                 "name": target.name,
+                "occurred_at": parsed.occurred_at,
             }
             for position, target in enumerate(parsed.targets)
         )

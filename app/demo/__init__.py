@@ -1,0 +1,1 @@
+"""Demo data: realistic events for trying the dashboard and for the benchmarks."""

@@ -1,0 +1,182 @@
+"""What the event viewer (and, later, exports) filter by: ``EventFilter``.
+
+An ``EventFilter`` is parsed from request arguments, keeps a message for every argument
+it could not use (shown beside its field), turns back into the same arguments for URLs,
+and gives the SQL conditions of its filters. Paging through the matches is
+app/events/pages.py.
+"""
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, func
+
+from app.events import search
+from app.events.models import Event, EventTarget
+from app.events.shape import ACTION_PATTERN
+from app.timestamps import as_utc, utcnow
+
+# The date range choices: (label, how far back from now); "custom" uses from/until.
+RANGES = {
+    "1h": ("Last hour", timedelta(hours=1)),
+    "24h": ("Last 24 hours", timedelta(hours=24)),
+    "7d": ("Last 7 days", timedelta(days=7)),
+    "30d": ("Last 30 days", timedelta(days=30)),
+}
+CUSTOM = "custom"
+MAX_TEXT = 256
+MAX_ACTIONS = 50
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """The viewer's filters; every one is optional and they combine with AND."""
+
+    range: str = ""  # "", one of RANGES, or CUSTOM
+    start: datetime | None = None  # inclusive, UTC
+    end: datetime | None = None  # exclusive, UTC
+    actions: tuple = ()
+    actor: str = ""  # prefix of the actor's id or name (case-sensitive)
+    target_type: str = ""
+    target_id: str = ""
+    q: str = ""  # free text: a substring of the action, actor name or a target name
+    errors: dict = field(default_factory=dict, compare=False)  # argument -> message
+    typed: dict = field(default_factory=dict, compare=False)  # from/until as typed
+
+    @classmethod
+    def from_args(cls, args, now=None):
+        """Parse request arguments (a MultiDict); problems go to ``errors``, not exceptions."""
+        now = now or utcnow()
+        errors, typed = {}, {}
+        range_ = args.get("range", "").strip()
+        start = end = None
+        if range_ in RANGES:
+            start = now - RANGES[range_][1]
+        elif range_ == CUSTOM:
+            for name in ("from", "until"):
+                typed[name] = args.get(name, "").strip()
+            start = parse_time(typed["from"], "from", errors)
+            end = parse_time(typed["until"], "until", errors)
+            if start and end and start >= end:
+                errors["until"] = "Must be later than From."
+                end = None
+        elif range_:
+            errors["range"] = "Choose one of the listed ranges."
+            range_ = ""
+        actions = tuple(dict.fromkeys(a.strip() for a in args.getlist("action") if a.strip()))
+        if any(not re.fullmatch(ACTION_PATTERN, a) for a in actions):
+            errors["action"] = "Action names are letters, digits and . _ : - only."
+            actions = tuple(a for a in actions if re.fullmatch(ACTION_PATTERN, a))
+        if len(actions) > MAX_ACTIONS:
+            errors["action"] = f"Choose at most {MAX_ACTIONS} actions."
+            actions = actions[:MAX_ACTIONS]
+        texts = {
+            name: args.get(name, "").strip() for name in ("actor", "target_type", "target_id", "q")
+        }
+        for name, value in texts.items():
+            if len(value) > MAX_TEXT:
+                errors[name] = f"At most {MAX_TEXT} characters."
+                texts[name] = ""
+        if texts["q"] and len(texts["q"]) < search.MIN_LENGTH:
+            errors["q"] = f"Type at least {search.MIN_LENGTH} characters."
+            texts["q"] = ""
+        return cls(
+            range=range_,
+            start=start,
+            end=end,
+            actions=actions,
+            errors=errors,
+            typed=typed,
+            **texts,
+        )
+
+    def to_args(self):
+        """The filter as URL arguments (only those in use), the inverse of ``from_args``."""
+        args = {}
+        if self.range:
+            args["range"] = self.range
+        if self.range == CUSTOM:
+            for name, value in (("from", self.start), ("until", self.end)):
+                if value is not None:
+                    args[name] = format_time(value)
+        if self.actions:
+            args["action"] = list(self.actions)
+        for name in ("actor", "target_type", "target_id", "q"):
+            if getattr(self, name):
+                args[name] = getattr(self, name)
+        return args
+
+    @property
+    def is_empty(self):
+        """True when nothing narrows the events."""
+        return not self.to_args()
+
+    def narrowed_to(self, start, end):
+        """The same filter over a custom range (a chart bar's)."""
+        return replace(self, range=CUSTOM, start=start, end=end, errors={}, typed={})
+
+    def conditions(self, org_id, dialect, skip=()):
+        """The SQL conditions on ``Event`` that select exactly the matching events.
+
+        ``skip`` leaves out filters a query already applies another way (by the index it
+        walks): "action", "actor", "target" or "q".
+        """
+        found = [Event.organization_id == org_id]
+        if self.start is not None:
+            found.append(Event.occurred_at >= self.start)
+        if self.end is not None:
+            found.append(Event.occurred_at < self.end)
+        if self.actions and "action" not in skip:
+            found.append(Event.action.in_(self.actions))
+        if self.actor and "actor" not in skip:
+            found.append(actor_prefix(self.actor))
+        if (self.target_type or self.target_id) and "target" not in skip:
+            found.append(
+                exists().where(EventTarget.event_id == Event.id, *self.target_conditions())
+            )
+        if self.q and "q" not in skip:
+            found.append(search.matches(self.q, dialect))
+        return found
+
+    def target_conditions(self, target=EventTarget):
+        """Conditions on ``EventTarget`` (or an alias of it) for the target filters."""
+        found = []
+        if self.target_type:
+            found.append(target.type == self.target_type)
+        if self.target_id:
+            found.append(target.target_id == self.target_id)
+        return found
+
+
+def actor_prefix(prefix):
+    """The actor's id or name starts with ``prefix`` (case-sensitive, no wildcards)."""
+    length = len(prefix)
+    return (func.substr(Event.actor_id, 1, length) == prefix) | (
+        func.substr(Event.actor_name, 1, length) == prefix
+    )
+
+
+TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+
+
+def parse_time(value, name, errors):
+    """A from/until value: ``datetime-local`` input (taken as UTC), a date, or ISO 8601."""
+    if not value:
+        return None
+    for pattern in TIME_FORMATS:
+        try:
+            return as_utc(datetime.strptime(value, pattern))
+        except ValueError:
+            continue
+    try:
+        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        errors[name] = "Use a date and time such as 2024-05-01T09:30 (UTC)."
+        return None
+
+
+def format_time(value):
+    """A time as a ``datetime-local`` value in UTC (seconds only when there are some)."""
+    value = as_utc(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S" if value.second else "%Y-%m-%dT%H:%M")

@@ -1,0 +1,368 @@
+"""Pages of events, newest first, with keyset cursors over (occurred_at, id): never OFFSET.
+
+A page must cost about the same at the millionth event as at the first, whatever the
+filters. So the query walks one index that yields rows already in (occurred_at, id) order
+and checks the other filters on the rows it meets (the *driver*):
+
+- a target filter walks event_targets by (target id or type, occurred_at);
+- an actor prefix matching few ids and names, or a few actions, walks each value's
+  (value, occurred_at, id) entries and merges them;
+- free text matching few events (SQLite) takes them from the FTS5 index and sorts them;
+- otherwise, the (organization, occurred_at, id) index.
+
+Where several filters could drive, a bounded count of each one's matches (at most
+``PROBE`` index entries) picks the most selective.
+"""
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, false, func, select, text, tuple_, union, union_all
+
+from app.columns import UTCDateTime
+from app.events import search
+from app.events.models import Event, EventTarget
+from app.extensions import db
+from app.timestamps import as_utc, isoformat_exact
+
+PAGE_SIZE = 50
+PROBE = 2000  # index entries a selectivity estimate may count
+MAX_BRANCHES = 20  # values of one filter merged before walking time instead
+EVENT_ID = re.compile(r"evt_[0-9A-HJKMNP-TV-Z]{26}")
+
+
+class InvalidCursor(ValueError):
+    """A cursor this server did not hand out."""
+
+
+@dataclass
+class Page:
+    """One page of events and the cursor of the next one (``None`` on the last)."""
+
+    events: list
+    next_cursor: str | None
+
+
+def encode_cursor(event):
+    """An opaque cursor for the position just after ``event``."""
+    raw = f"{isoformat_exact(event.occurred_at)}|{event.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor):
+    """The (occurred_at, id) inside a cursor; ``InvalidCursor`` if it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, event_id = raw.split("|")
+        occurred_at = as_utc(datetime.fromisoformat(moment.replace("Z", "+00:00")))
+    except (ValueError, UnicodeDecodeError, binascii.Error) as error:
+        raise InvalidCursor(cursor) from error
+    if not EVENT_ID.fullmatch(event_id):
+        raise InvalidCursor(cursor)
+    return occurred_at, event_id
+
+
+def event_page(org_id, event_filter, after=None, limit=PAGE_SIZE):
+    """The events matching the filter after the cursor ``after``, newest first."""
+    position = decode_cursor(after) if after else None
+    driver = Driver.choose(org_id, event_filter, db.engine.dialect.name)
+    wanted = limit + 1
+    while True:
+        rows = db.session.execute(driver.keys(position, wanted)).all()
+        # An event with the same target twice comes twice through event_targets.
+        pks = list(dict.fromkeys(row.pk for row in rows))
+        if len(pks) > limit or len(rows) < wanted:
+            break
+        wanted *= 2
+    more = len(pks) > limit
+    pks = pks[:limit]
+    events = (
+        db.session.scalars(
+            select(Event)
+            .where(Event.pk.in_(pks))
+            .order_by(Event.occurred_at.desc(), Event.id.desc())
+        ).all()
+        if pks
+        else []
+    )
+    return Page(events, encode_cursor(events[-1]) if more else None)
+
+
+def after_position(occurred_at, event_id, position):
+    """Rows after the cursor position in (occurred_at DESC, id DESC) order."""
+    if position is None:
+        return []
+    return [
+        tuple_(occurred_at, event_id)
+        < tuple_(
+            bindparam("cursor_time", position[0], type_=UTCDateTime()),
+            bindparam("cursor_id", position[1]),
+        )
+    ]
+
+
+def newest_first(query, limit, occurred_at=Event.occurred_at, event_id=Event.id):
+    """Order by (occurred_at, id) descending and cut at ``limit``."""
+    return query.order_by(occurred_at.desc(), event_id.desc()).limit(limit)
+
+
+KEY_COLUMNS = (Event.pk, Event.occurred_at, Event.id)
+
+
+class Driver:
+    """How one page is found: which index is walked, and what is checked on the way."""
+
+    skip = ()
+    estimate = PROBE
+
+    def __init__(self, org_id, event_filter, dialect):
+        self.org_id = org_id
+        self.filter = event_filter
+        self.dialect = dialect
+
+    @classmethod
+    def choose(cls, org_id, event_filter, dialect):
+        """The driver that reads the fewest entries for this filter."""
+        candidates = [
+            kind(org_id, event_filter, dialect)
+            for kind in (TargetDriver, ActorDriver, ActionDriver, TextDriver)
+            if kind.applies(event_filter, dialect)
+        ]
+        candidates = [c for c in candidates if c.usable()]
+        if not candidates:
+            return cls(org_id, event_filter, dialect)
+        if len(candidates) == 1 and not isinstance(candidates[0], TextDriver):
+            return candidates[0]
+        best = min(candidates, key=lambda c: c.measure())
+        if isinstance(best, TextDriver) and best.estimate >= PROBE:
+            return cls(org_id, event_filter, dialect)  # much text matches: walk time
+        return best
+
+    @staticmethod
+    def applies(event_filter, dialect):
+        return True
+
+    def usable(self):
+        return True
+
+    def measure(self):
+        """Matching entries, counted up to PROBE."""
+        return self.estimate
+
+    def conditions(self):
+        return self.filter.conditions(self.org_id, self.dialect, skip=self.skip)
+
+    def keys(self, position, limit):
+        """(pk, occurred_at, id) of the next ``limit`` matches, newest first."""
+        query = select(*KEY_COLUMNS).where(
+            *self.conditions(), *after_position(Event.occurred_at, Event.id, position)
+        )
+        return newest_first(query, limit)
+
+
+class TargetDriver(Driver):
+    """Walks event_targets by target id (or type) and occurred_at."""
+
+    skip = ("target",)
+
+    @staticmethod
+    def applies(event_filter, dialect):
+        return bool(event_filter.target_id or event_filter.target_type)
+
+    def target_rows(self, *extra):
+        f = self.filter
+        found = [EventTarget.organization_id == self.org_id, *f.target_conditions(), *extra]
+        if f.start is not None:
+            found.append(EventTarget.occurred_at >= f.start)
+        if f.end is not None:
+            found.append(EventTarget.occurred_at < f.end)
+        return found
+
+    def measure(self):
+        # occurred_at is in the index: counting reads no table rows.
+        probe = select(EventTarget.occurred_at).where(*self.target_rows()).limit(PROBE)
+        self.estimate = db.session.scalar(select(func.count()).select_from(probe.subquery()))
+        return self.estimate
+
+    def keys(self, position, limit):
+        query = (
+            select(*KEY_COLUMNS)
+            .select_from(EventTarget)
+            .join(Event, Event.id == EventTarget.event_id)
+            .where(
+                *self.target_rows(
+                    *after_position(EventTarget.occurred_at, EventTarget.event_id, position)
+                ),
+                *self.conditions(),
+            )
+        )
+        return newest_first(query, limit, EventTarget.occurred_at, EventTarget.event_id)
+
+
+class BranchDriver(Driver):
+    """Merges the time-ordered index entries of a few values of indexed columns."""
+
+    def branches(self):
+        """[(column, value)] to merge."""
+        raise NotImplementedError
+
+    def branch(self, column, value, position, limit, columns=KEY_COLUMNS):
+        query = select(*columns).where(
+            column == value,
+            *self.conditions(),
+            *after_position(Event.occurred_at, Event.id, position),
+        )
+        return newest_first(query, limit).subquery()
+
+    def usable(self):
+        self.values = self.branches()
+        return self.values is not None and len(self.values) <= MAX_BRANCHES
+
+    def measure(self):
+        """Entries of the values' own index entries in the date range, up to PROBE in all
+        (index-only: the other filters are left out of the estimate)."""
+        if not self.values:
+            self.estimate = 0
+            return 0
+        f = self.filter
+        span = [Event.organization_id == self.org_id]
+        if f.start is not None:
+            span.append(Event.occurred_at >= f.start)
+        if f.end is not None:
+            span.append(Event.occurred_at < f.end)
+        parts = [
+            select(Event.occurred_at).where(column == value, *span).limit(PROBE).subquery()
+            for column, value in self.values
+        ]
+        probe = union_all(*(select(part.c.occurred_at) for part in parts)).limit(PROBE)
+        self.estimate = db.session.scalar(select(func.count()).select_from(probe.subquery()))
+        return self.estimate
+
+    def keys(self, position, limit):
+        if not self.values:
+            return select(*KEY_COLUMNS).where(false())
+        parts = [
+            select(s.c.pk, s.c.occurred_at, s.c.id).select_from(s)
+            for s in (self.branch(c, v, position, limit) for c, v in self.values)
+        ]
+        merged = (union if len(parts) > 1 else union_all)(*parts).subquery()
+        return newest_first(
+            select(merged.c.pk, merged.c.occurred_at, merged.c.id),
+            limit,
+            merged.c.occurred_at,
+            merged.c.id,
+        )
+
+
+class ActionDriver(BranchDriver):
+    """One or more actions, each walked on (organization, action, occurred_at, id)."""
+
+    skip = ("action",)
+
+    @staticmethod
+    def applies(event_filter, dialect):
+        return bool(event_filter.actions)
+
+    def branches(self):
+        return [(Event.action, action) for action in self.filter.actions]
+
+
+class ActorDriver(BranchDriver):
+    """An actor prefix: the ids and names it matches, each walked in time order."""
+
+    skip = ("actor",)
+
+    @staticmethod
+    def applies(event_filter, dialect):
+        return bool(event_filter.actor)
+
+    def branches(self):
+        prefix = self.filter.actor
+        found = []
+        for column, name in ((Event.actor_id, "actor_id"), (Event.actor_name, "actor_name")):
+            values = distinct_with_prefix(self.org_id, name, prefix, MAX_BRANCHES + 1)
+            found.extend((column, value) for value in values)
+            if len(found) > MAX_BRANCHES:
+                return None
+        return found
+
+
+class TextDriver(Driver):
+    """Few text matches: found through the full-text index, then sorted.
+
+    SQLite reads them from the FTS5 tables; PostgreSQL from the trigram indexes, first
+    (its planner would otherwise walk time and test every row).
+    """
+
+    skip = ("q",)
+    candidates = None
+
+    @staticmethod
+    def applies(event_filter, dialect):
+        return bool(event_filter.q)
+
+    def measure(self):
+        if self.dialect == "postgresql":
+            self.candidates = search.candidate_pks(db.session, self.org_id, self.filter.q, PROBE)
+            self.estimate = PROBE if self.candidates is None else len(self.candidates)
+        else:
+            self.estimate = search.count_indexed_matches(db.session, self.filter.q, PROBE)
+        return self.estimate
+
+    def text_condition(self):
+        if self.dialect == "postgresql":
+            return Event.pk.in_(self.candidates or [-1])
+        return search.indexed_matches(self.filter.q)
+
+    def keys(self, position, limit):
+        query = select(*KEY_COLUMNS).where(
+            self.text_condition(),
+            *self.conditions(),
+            *after_position(Event.occurred_at, Event.id, position),
+        )
+        return newest_first(query, limit)
+
+
+def distinct_with_prefix(org_id, column, prefix, limit, table="events"):
+    """Up to ``limit`` distinct values of ``table.column`` starting with ``prefix``.
+
+    A loose index scan: each step seeks the next value on the (organization, column, ...)
+    index, so it costs one seek per value however many events each value has.
+    """
+    sql = text(
+        f"""
+        WITH RECURSIVE found(value) AS (
+          SELECT (SELECT min({column}) FROM {table}
+                  WHERE organization_id = :org AND {column} >= :low AND {column} < :high)
+          UNION ALL
+          SELECT (SELECT min({column}) FROM {table}
+                  WHERE organization_id = :org AND {column} > found.value AND {column} < :high)
+          FROM found WHERE found.value IS NOT NULL
+        )
+        SELECT value FROM found WHERE value IS NOT NULL LIMIT :limit
+        """  # noqa: S608  (names come from this module)
+    )
+    values = db.session.scalars(
+        sql, {"org": org_id, "low": prefix, "high": prefix + "\U0010ffff", "limit": limit}
+    ).all()
+    return [value for value in values if value.startswith(prefix)]
+
+
+def target_types(org_id, limit=100):
+    """The target types the organization's events use (for suggestions)."""
+    return distinct_with_prefix(org_id, "type", "", limit, table="event_targets")
+
+
+def matching_conditions(org_id, event_filter):
+    """Conditions selecting exactly the filter's events, in the form its driver indexes best.
+
+    For aggregates (the chart): only free text has a faster exact form (SQLite's FTS5 when
+    it matches few events).
+    """
+    driver = Driver.choose(org_id, event_filter, db.engine.dialect.name)
+    if isinstance(driver, TextDriver):
+        return [*driver.conditions(), driver.text_condition()]
+    return event_filter.conditions(org_id, db.engine.dialect.name)
