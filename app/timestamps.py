@@ -2,6 +2,26 @@
 
 from datetime import UTC, datetime
 
+# The times the service accepts: wide enough for any real audit trail, and far enough from
+# datetime's own limits that arithmetic on them (time zones, chart buckets) cannot overflow.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)  # exclusive
+BOUNDS_TEXT = "between 1900-01-01 and 2999-12-31"
+
+
+def parse_bounded(parse, value):
+    """``parse(value)`` as aware UTC within the accepted bounds, else ``ValueError``."""
+    try:
+        parsed = parse(value)
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError(f"must be {BOUNDS_TEXT}") from error
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    if not EARLIEST <= parsed < LATEST:
+        raise ValueError(f"must be {BOUNDS_TEXT}")
+    return parsed
+
 
 def utcnow():
     """Return the current time as an aware UTC datetime."""

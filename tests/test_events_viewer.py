@@ -1,5 +1,6 @@
 """The event viewer: filters, keyset pages, htmx partials, the detail, safety across orgs."""
 
+import base64
 import itertools
 import random
 import re
@@ -150,6 +151,9 @@ def test_custom_range_includes_from_and_excludes_until(viewer, world):
         ("?range=custom&from=2024-05-02T00:00&until=2024-05-01T00:00", "until", "Must be later"),
         ("?range=fortnight", "range", "Choose one of the listed ranges."),
         ("?action=<script>", "action", "Action names are letters"),
+        ("?range=custom&from=0001-01-01T00:00%2B01:00", "from", "between 1900-01-01"),
+        ("?range=custom&until=9999-12-31", "until", "between 1900-01-01"),
+        ("?actor=a%00b", "actor", "Remove the NUL character."),
     ],
 )
 def test_invalid_filters_are_explained_beside_their_field(viewer, world, query, field, message):
@@ -224,6 +228,8 @@ def test_events_with_the_same_time_page_by_id(app, viewer, store):
 
 def test_a_forged_cursor_is_refused(viewer, world):
     assert viewer("?after=not-a-cursor").status_code == 400
+    overflowing = base64.urlsafe_b64encode(b"0001-01-01T00:00:00+01:00|evt_0").decode()
+    assert viewer(f"?after={overflowing}").status_code == 400
 
 
 def test_filters_round_trip_through_the_url(viewer, world, client):

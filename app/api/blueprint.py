@@ -83,9 +83,23 @@ def json_body():
         abort(415)
     raw = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise ApiError(400, f"The body is not valid JSON: {error}.", "invalid_json") from error
+    if b"u0000" in raw and contains_nul(body):  # PostgreSQL text cannot hold NUL
+        raise ApiError(400, "Strings in the body must not contain NUL (\\u0000).", "invalid_json")
+    return body
+
+
+def contains_nul(value):
+    """Whether any string (or key) in a parsed JSON value holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
 
 
 def require_own_organization(org_id):

@@ -108,7 +108,16 @@ def store(org_id, body, accepted, answer):
     fingerprint = services.request_fingerprint(body) if key else None
     idempotency = (key, fingerprint, answer) if key else None
     for _attempt in range(2):
-        if services.store_events(org_id, accepted, idempotency):
+        try:
+            stored = services.store_events(org_id, accepted, idempotency)
+        except TimeoutError as error:
+            raise ApiError(
+                503,
+                "The events could not be confirmed in time and may or may not be stored: "
+                "retry with the same Idempotency-Key.",
+                "unavailable",
+            ) from error
+        if stored:
             return answer, 200
         # End this request's read transaction: its snapshot predates the writer's commit.
         db.session.commit()

@@ -19,7 +19,9 @@ def decode_cursor(cursor, name):
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if raw.startswith(CURSOR_PREFIX):
-            return int(raw.removeprefix(CURSOR_PREFIX))
+            value = int(raw.removeprefix(CURSOR_PREFIX))
+            if 0 <= value < 2**63:
+                return value
     except ValueError:
         pass
     raise ApiError(

@@ -41,6 +41,9 @@ class Histogram:
     peak: int
 
 
+MAX_SPAN = timedelta(days=3 * 366)  # the widest range the chart draws
+
+
 def bucket_size(span):
     """Hours up to two days, days up to half a year, weeks beyond."""
     if span <= timedelta(hours=48):
@@ -88,6 +91,9 @@ def histogram(org_id, event_filter, now=None):
             return Histogram([], "day", 0, 0)
         start = start or as_utc(first)
         end = end or max(now, as_utc(last) + timedelta(microseconds=1))
+    # At most MAX_SPAN of bars: an organization whose events span centuries (say, one
+    # back-dated import) still gets a readable chart of its recent past.
+    start = max(start, end - MAX_SPAN)
     size = bucket_size(end - start)
     dialect = db.engine.dialect.name
     label = bucket_label(DAY if size == WEEK else size, dialect).label("bucket")

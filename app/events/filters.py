@@ -15,7 +15,7 @@ from sqlalchemy import exists, func
 from app.events import search
 from app.events.models import Event, EventTarget
 from app.events.shape import ACTION_PATTERN
-from app.timestamps import as_utc, utcnow
+from app.timestamps import BOUNDS_TEXT, as_utc, parse_bounded, utcnow
 
 # The date range choices: (label, how far back from now); "custom" uses from/until.
 RANGES = {
@@ -75,7 +75,10 @@ class EventFilter:
             name: args.get(name, "").strip() for name in ("actor", "target_type", "target_id", "q")
         }
         for name, value in texts.items():
-            if len(value) > MAX_TEXT:
+            if "\x00" in value:
+                errors[name] = "Remove the NUL character."
+                texts[name] = ""
+            elif len(value) > MAX_TEXT:
                 errors[name] = f"At most {MAX_TEXT} characters."
                 texts[name] = ""
         if texts["q"] and len(texts["q"]) < search.MIN_LENGTH:
@@ -164,16 +167,17 @@ def parse_time(value, name, errors):
     """A from/until value: ``datetime-local`` input (taken as UTC), a date, or ISO 8601."""
     if not value:
         return None
-    for pattern in TIME_FORMATS:
+    parsers = [lambda v, p=pattern: datetime.strptime(v, p) for pattern in TIME_FORMATS]
+    parsers.append(lambda v: datetime.fromisoformat(v.replace("Z", "+00:00")))
+    for parse in parsers:
         try:
-            return as_utc(datetime.strptime(value, pattern))
-        except ValueError:
-            continue
-    try:
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        errors[name] = "Use a date and time such as 2024-05-01T09:30 (UTC)."
-        return None
+            return parse_bounded(parse, value)
+        except ValueError as error:
+            if BOUNDS_TEXT in str(error):
+                errors[name] = f"Use a time {BOUNDS_TEXT}."
+                return None
+    errors[name] = "Use a date and time such as 2024-05-01T09:30 (UTC)."
+    return None
 
 
 def format_time(value):

@@ -26,7 +26,7 @@ from app.columns import UTCDateTime
 from app.events import search
 from app.events.models import Event, EventTarget
 from app.extensions import db
-from app.timestamps import as_utc, isoformat_exact
+from app.timestamps import isoformat_exact, parse_bounded
 
 PAGE_SIZE = 50
 PROBE = 2000  # index entries a selectivity estimate may count
@@ -57,7 +57,7 @@ def decode_cursor(cursor):
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, event_id = raw.split("|")
-        occurred_at = as_utc(datetime.fromisoformat(moment.replace("Z", "+00:00")))
+        occurred_at = parse_bounded(datetime.fromisoformat, moment.replace("Z", "+00:00"))
     except (ValueError, UnicodeDecodeError, binascii.Error) as error:
         raise InvalidCursor(cursor) from error
     if not EVENT_ID.fullmatch(event_id):

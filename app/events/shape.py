@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from app.timestamps import as_utc
+from app.timestamps import BOUNDS_TEXT, parse_bounded
 
 ACTION_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 METADATA_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
@@ -66,7 +66,10 @@ def occurred_at(value):
             "custom:invalid_format",
             "must include a time zone offset or Z, such as 2022-08-29T19:47:52Z",
         )
-    return as_utc(parsed)
+    try:
+        return parse_bounded(lambda _: parsed, value)
+    except ValueError:
+        raise PydanticCustomError("custom:out_of_range", f"must be {BOUNDS_TEXT}") from None
 
 
 MetadataKey = Annotated[str, StringConstraints(pattern=METADATA_KEY_PATTERN)]

@@ -343,3 +343,30 @@ def test_schemas_of_another_organization_do_not_apply(
     )
     assert response.status_code == 400
     assert "has not been configured" in response.get_json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "1899-12-31T23:59:59Z",
+        "3000-01-01T00:00:00Z",
+    ],
+)
+def test_times_outside_the_accepted_years_are_422(app, api, api_org, seed_schema, occurred_at):
+    event = seed_event(occurred_at=occurred_at)
+    response = api.post("/audit_logs/events", {"organization_id": api_org, "event": event})
+    assert response.status_code == 422
+    [error] = response.get_json()["errors"]
+    assert (error["field"], error["code"]) == ("event.occurred_at", "out_of_range")
+    assert "between 1900-01-01 and 2999-12-31" in error["message"]
+    assert count_events(app) == 0
+
+
+def test_nul_characters_are_refused(app, api, api_org, seed_schema):
+    event = seed_event(actor={"type": "user", "id": "a\u0000b"})
+    response = api.post("/audit_logs/events", {"organization_id": api_org, "event": event})
+    assert response.status_code == 400
+    assert "NUL" in response.get_json()["message"]
+    assert count_events(app) == 0

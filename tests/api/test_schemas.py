@@ -162,3 +162,10 @@ def test_another_organizations_actions_are_invisible(api, client, make_org, make
         "/audit_logs/actions/user.signed_in/schemas", {"targets": [{"type": "user"}]}
     )
     assert response.status_code == 201 and response.get_json()["version"] == 1
+
+
+def test_an_overlarge_cursor_is_422(api):
+    import base64
+
+    cursor = base64.urlsafe_b64encode(b"c1:99999999999999999999").decode().rstrip("=")
+    assert api.get(f"/audit_logs/actions?after={cursor}").status_code == 422
