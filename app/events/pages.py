@@ -309,7 +309,9 @@ class TextDriver(Driver):
             self.candidates = search.candidate_pks(db.session, self.org_id, self.filter.q, PROBE)
             self.estimate = PROBE if self.candidates is None else len(self.candidates)
         else:
-            self.estimate = search.count_indexed_matches(db.session, self.filter.q, PROBE)
+            self.estimate = search.count_indexed_matches(
+                db.session, self.org_id, self.filter.q, PROBE
+            )
         return self.estimate
 
     def text_condition(self):

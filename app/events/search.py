@@ -87,15 +87,23 @@ def indexed_matches(q):
     return or_(Event.pk.in_(own), Event.id.in_(targets))
 
 
-def count_indexed_matches(session, q, cap):
-    """SQLite only: how many FTS rows match ``q``, counting no further than ``cap``."""
+def count_indexed_matches(session, org_id, q, cap):
+    """SQLite only: how many of the organization's FTS rows match ``q`` (up to ``cap``).
+
+    Only this organization's rows count, so that how fast a search is says nothing about
+    what other organizations' events contain.
+    """
     phrase = fts_phrase(q)
     sql = text(
-        "SELECT (SELECT count(*) FROM (SELECT 1 FROM events_fts WHERE events_fts MATCH :p "
-        "LIMIT :cap)) + (SELECT count(*) FROM (SELECT 1 FROM event_targets_fts "
-        "WHERE event_targets_fts MATCH :p LIMIT :cap))"
+        "SELECT (SELECT count(*) FROM (SELECT 1 FROM events_fts "
+        "JOIN events ON events.pk = events_fts.rowid "
+        "WHERE events_fts MATCH :p AND events.organization_id = :org LIMIT :cap)) + "
+        "(SELECT count(*) FROM (SELECT 1 FROM event_targets_fts "
+        "JOIN event_targets ON event_targets.pk = event_targets_fts.rowid "
+        "WHERE event_targets_fts MATCH :p AND event_targets.organization_id = :org "
+        "LIMIT :cap))"
     )
-    return session.execute(sql, {"p": phrase, "cap": cap}).scalar_one()
+    return session.execute(sql, {"p": phrase, "org": org_id, "cap": cap}).scalar_one()
 
 
 def candidate_pks(session, org_id, q, cap):
