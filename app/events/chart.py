@@ -82,14 +82,17 @@ def histogram(org_id, event_filter, now=None):
     now = now or utcnow()
     start, end = event_filter.start, event_filter.end
     if start is None or end is None:
-        first, last = db.session.execute(
-            select(func.min(Event.occurred_at), func.max(Event.occurred_at)).where(
-                Event.organization_id == org_id
-            )
-        ).one()
-        if first is None:
+        # Two queries: SQLite answers a lone min() or max() from the index at once, but
+        # scans every row for both in one SELECT.
+        first = start or db.session.scalar(
+            select(func.min(Event.occurred_at)).where(Event.organization_id == org_id)
+        )
+        last = end or db.session.scalar(
+            select(func.max(Event.occurred_at)).where(Event.organization_id == org_id)
+        )
+        if first is None or last is None:
             return Histogram([], "day", 0, 0)
-        start = start or as_utc(first)
+        start = as_utc(first)
         end = end or max(now, as_utc(last) + timedelta(microseconds=1))
     # At most MAX_SPAN of bars: an organization whose events span centuries (say, one
     # back-dated import) still gets a readable chart of its recent past.
