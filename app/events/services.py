@@ -10,7 +10,7 @@ import threading
 
 import orjson
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from app.events.models import IdempotencyRecord
 from app.events.writer import IDEMPOTENCY_WINDOW, EventWriter, Job, idempotency_record
@@ -102,12 +102,3 @@ def find_idempotency_record(org_id, key):
     if record is None or utcnow() - record.created_at > IDEMPOTENCY_WINDOW:
         return None
     return record
-
-
-def purge_idempotency_records(now=None):
-    """Delete records older than the 24-hour window; returns how many."""
-    cutoff = (now or utcnow()) - IDEMPOTENCY_WINDOW
-    result = db.session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
-    )
-    return result.rowcount

@@ -10,17 +10,6 @@ PERIODS = {f"{n}_MONTH{'S' if n > 1 else ''}": 30 * n for n in range(1, 12)} | {
 ALLOWED_DAYS = sorted(PERIODS.values())
 
 
-def describe_days(days):
-    """A period in words: "3 months", "1 year", or "forever" for none."""
-    if days is None:
-        return "forever"
-    for name, value in PERIODS.items():
-        if value == days:
-            count, unit = name.split("_")
-            return f"{count} {unit.lower()}" if count != "1" else f"1 {unit.lower().rstrip('s')}"
-    return f"{days} days"
-
-
 def set_retention(org, days):
     """Keep the organization's events for ``days`` days (one of the allowed periods)."""
     if days not in ALLOWED_DAYS:

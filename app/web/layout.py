@@ -32,11 +32,16 @@ def require_setup():
 
 
 def layout_context():
-    """The signed-in user's organizations (for the switcher) and the current one."""
-    if not current_user.is_authenticated:
-        return {"memberships": [], "current_org": None, "current_membership": None}
+    """The current organization, and ``memberships()``: the signed-in user's organizations
+    for the switcher, queried only by a template that calls it (htmx partials do not)."""
+
+    def memberships():
+        if not current_user.is_authenticated:
+            return []
+        return orgs.memberships_of(current_user)
+
     return {
-        "memberships": orgs.memberships_of(current_user),
+        "memberships": memberships,
         "current_org": g.get("org"),
         "current_membership": g.get("membership"),
     }

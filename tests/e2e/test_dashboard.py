@@ -92,6 +92,12 @@ def test_admin_adds_a_viewer_who_can_then_sign_in(page, sign_in, make_org, make_
     expect(page.get_by_role("cell", name="vic@example.com", exact=True)).to_be_visible()
     screenshot("settings-member-added")
 
+    page.get_by_role("group").filter(has_text="ann@example.com").click()
+    page.get_by_role("button", name="Sign out").click()
+    sign_in("vic@example.com", "vic's password!")
+    expect(page).to_have_url(re.compile(f"/orgs/{acme}/events$"))
+    expect(page.get_by_role("link", name="Settings")).to_have_count(0)
+
 
 def test_pages_fit_a_phone_screen(page, sign_in, make_org, make_user, screenshot):
     acme = make_org("Acme Incorporated International")
