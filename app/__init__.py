@@ -44,6 +44,7 @@ def register_extensions(app):
     """Bind the extensions to this app."""
     from app import database, models  # noqa: F401  (every table known to Alembic)
     from app.events.search import include_name
+    from app.web.htmx import send_to_sign_in
 
     db.init_app(app)
     database.configure_engine(app)
@@ -58,6 +59,7 @@ def register_extensions(app):
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to continue."
     login_manager.login_message_category = "info"
+    login_manager.unauthorized_handler(send_to_sign_in)
 
 
 def skip_limiter_check_for(app, blueprints):

@@ -1,5 +1,7 @@
 """Signing in and out, throttling, passwords."""
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from sqlalchemy import select
 
@@ -80,6 +82,19 @@ def test_pages_require_signing_in(client, member):
     response = client.get(f"/orgs/{member}/events")
     assert response.status_code == 302
     assert "/login?next=" in response.headers["Location"]
+
+
+def test_an_htmx_request_after_the_session_ended_sends_the_whole_window_to_sign_in(client, member):
+    page = f"http://localhost/orgs/{member}/events?range=24h"
+    response = client.get(
+        f"/orgs/{member}/events?range=24h&after=x",
+        headers={"HX-Request": "true", "HX-Current-URL": page},
+    )
+    assert response.status_code == 401
+    assert response.get_data() == b""  # nothing to swap into the page
+    redirect_to = urlsplit(response.headers["HX-Redirect"])
+    assert redirect_to.path == "/login"
+    assert parse_qs(redirect_to.query)["next"] == [f"/orgs/{member}/events?range=24h"]
 
 
 def test_login_returns_to_the_page_asked_for_but_never_offsite(client, auth, member):
