@@ -124,6 +124,7 @@ def world(viewer, store):
         ("?q=alice", [0, 1, 6]),  # the actor name
         ("?q=team", [0]),  # "Red Team": names only, not ids or types
         ("?q=100%", []),  # wildcards are plain characters
+        ("?q=deleted+Bob", []),  # one match never spans two fields (action, actor name)
         ("?action=user.signed_in&actor=user_alice", [0]),
         ("?range=7d&target_type=team&q=alice", [0, 1]),
         ("?range=30d&action=document.viewed&action=user.signed_in&target_id=team_red", [0, 3]),
@@ -154,6 +155,7 @@ def test_custom_range_includes_from_and_excludes_until(viewer, world):
         ("?range=custom&from=0001-01-01T00:00%2B01:00", "from", "between 1900-01-01"),
         ("?range=custom&until=9999-12-31", "until", "between 1900-01-01"),
         ("?actor=a%00b", "actor", "Remove the NUL character."),
+        ("?q=Bob%1FQ3", "q", "Remove tabs, line breaks and other control characters."),
     ],
 )
 def test_invalid_filters_are_explained_beside_their_field(viewer, world, query, field, message):

@@ -78,6 +78,10 @@ class EventFilter:
             if "\x00" in value:
                 errors[name] = "Remove the NUL character."
                 texts[name] = ""
+            elif name == "q" and any(ord(character) < 32 for character in value):
+                # Also keeps search_text's field separator out of searches.
+                errors[name] = "Remove tabs, line breaks and other control characters."
+                texts[name] = ""
             elif len(value) > MAX_TEXT:
                 errors[name] = f"At most {MAX_TEXT} characters."
                 texts[name] = ""

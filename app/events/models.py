@@ -59,6 +59,10 @@ class Event(db.Model):
     location: Mapped[str] = mapped_column(String(256))
     user_agent: Mapped[str | None] = mapped_column(String(1024))
     payload: Mapped[str] = mapped_column(Text)
+    # Free text's haystack: the action, actor name and target names joined by U+001F
+    # (which a search may not contain), so that one substring test over one trigram index
+    # matches exactly one of them (app/events/search.py). Derived from the payload.
+    search_text: Mapped[str] = mapped_column(Text, server_default="", nullable=False)
 
     targets = relationship(
         "EventTarget",

@@ -1,23 +1,24 @@
 """Free text over an event's action, actor name and target names, per database.
 
-SQLite keeps FTS5 trigram tables (``events_fts``, ``event_targets_fts``) current with
-triggers that run in the inserting transaction; PostgreSQL has pg_trgm GIN indexes. Both
-are created by hand in migration 7c1e5d2a9f30, so they are not in the models: schema
-comparisons skip the names in ``HAND_MANAGED``. (A future SQLite batch migration that
+Each event keeps its searchable fields in one column, ``search_text`` (see ``haystack``),
+which a row-by-row filter tests without a subquery. To find few matches fast, SQLite keeps
+FTS5 trigram tables (``events_fts``, ``event_targets_fts``) current with triggers that run
+in the inserting transaction (migration 7c1e5d2a9f30); PostgreSQL has a pg_trgm GIN index
+on ``search_text`` (migration d8f2a4c6e0b1). Neither is in the models: schema comparisons
+skip the names in ``HAND_MANAGED``. (A future SQLite batch migration that
 recreates ``events`` or ``event_targets`` must recreate the triggers too.)
 
 The match is a case-insensitive substring of at least ``MIN_LENGTH`` characters, the
 shortest a trigram index can look up.
 """
 
-from sqlalchemy import and_, exists, false, func, literal_column, or_, select, text
-from sqlalchemy.orm import aliased
+from sqlalchemy import literal_column, or_, select, text
 
 from app.events.models import Event, EventTarget
 
 MIN_LENGTH = 3
 HAND_MANAGED_PREFIXES = ("events_fts", "event_targets_fts")
-HAND_MANAGED = {"ix_events_search_trgm", "ix_event_targets_name_trgm"}
+HAND_MANAGED = {"ix_events_search_text_trgm", "ix_events_search_trgm", "ix_event_targets_name_trgm"}
 
 
 def include_name(name, type_, parent_names):
@@ -27,42 +28,25 @@ def include_name(name, type_, parent_names):
     return name not in HAND_MANAGED and not name.startswith(HAND_MANAGED_PREFIXES)
 
 
-def combined_text():
-    """PostgreSQL: the expression ix_events_search_trgm indexes."""
-    return Event.action + " " + func.coalesce(Event.actor_name, "")
+SEPARATOR = "\x1f"  # between the fields of search_text; searches may not contain it
 
 
-def own_matches(q, dialect):
-    """Rows whose action or actor name contains ``q``."""
-    own = or_(
-        Event.action.icontains(q, autoescape=True),
-        Event.actor_name.icontains(q, autoescape=True),
-    )
-    if dialect == "postgresql":
-        # The expression the trigram index covers narrows; the column tests make it exact.
-        return and_(combined_text().icontains(q, autoescape=True), own)
-    return own
+def haystack(parsed):
+    """An event's ``search_text``: action, actor name and target names, separated."""
+    names = [target.name for target in parsed.targets if target.name]
+    return SEPARATOR.join([parsed.action, parsed.actor.name or "", *names])
 
 
 def matches(q, dialect):
-    """Rows whose action, actor name or a target name contains ``q`` (exact, any plan)."""
-    own = own_matches(q, dialect)
-    # Aliased: the query may itself walk event_targets (by target id or type).
-    target = aliased(EventTarget)
+    """Rows whose action, actor name or a target name contains ``q``, ignoring case.
+
+    Exact in any plan: ``q`` cannot hold the separator, so a match never spans two
+    fields. PostgreSQL's ILIKE is what its trigram index serves.
+    """
     if dialect == "postgresql":
-        # An aggregate subquery is evaluated per row (through ix_event_targets_event_id);
-        # PostgreSQL would turn EXISTS into a semi-join over every matching target name.
-        named_target = func.coalesce(
-            select(func.bool_or(target.name.icontains(q, autoescape=True)))
-            .where(target.event_id == Event.id)
-            .scalar_subquery(),
-            false(),
-        )
-    else:
-        named_target = exists().where(
-            target.event_id == Event.id, target.name.icontains(q, autoescape=True)
-        )
-    return or_(own, named_target)
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return Event.search_text.ilike(f"%{escaped}%", escape="\\")
+    return Event.search_text.icontains(q, autoescape=True)
 
 
 def fts_phrase(q):
@@ -108,22 +92,10 @@ def count_indexed_matches(session, org_id, q, cap):
 
 def candidate_pks(session, org_id, q, cap):
     """PostgreSQL: pks of the organization's events matching ``q`` through the trigram
-    indexes, at most ``cap`` from each index; ``None`` when either has more (dense)."""
-    own = session.scalars(
+    index, at most ``cap``; ``None`` when there are more (dense: walk time instead)."""
+    found = session.scalars(
         select(Event.pk)
-        .where(Event.organization_id == org_id, own_matches(q, "postgresql"))
+        .where(Event.organization_id == org_id, matches(q, "postgresql"))
         .limit(cap + 1)
     ).all()
-    target = session.scalars(
-        select(EventTarget.event_id)
-        .where(
-            EventTarget.organization_id == org_id, EventTarget.name.icontains(q, autoescape=True)
-        )
-        .limit(cap + 1)
-    ).all()
-    if len(own) > cap or len(target) > cap:
-        return None
-    by_target = (
-        session.scalars(select(Event.pk).where(Event.id.in_(target))).all() if target else []
-    )
-    return set(own) | set(by_target)
+    return None if len(found) > cap else set(found)

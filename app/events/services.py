@@ -12,6 +12,7 @@ import orjson
 from flask import current_app
 from sqlalchemy import select
 
+from app.events import search
 from app.events.models import IdempotencyRecord
 from app.events.writer import IDEMPOTENCY_WINDOW, EventWriter, Job, idempotency_record
 from app.extensions import db
@@ -40,6 +41,7 @@ def event_row(org_id, raw, parsed, received_at):
         "location": parsed.context.location,
         "user_agent": parsed.context.user_agent,
         "payload": orjson.dumps(payload).decode(),
+        "search_text": search.haystack(parsed),
     }
 
 
