@@ -293,8 +293,8 @@ class ActorDriver(BranchDriver):
 class TextDriver(Driver):
     """Few text matches: found through the full-text index, then sorted.
 
-    SQLite reads them from the FTS5 tables; PostgreSQL from the trigram indexes, first
-    (its planner would otherwise walk time and test every row).
+    SQLite reads them from its FTS5 table, PostgreSQL from its trigram index, first (a
+    planner would otherwise walk time and test every row).
     """
 
     skip = ("q",)
@@ -305,19 +305,14 @@ class TextDriver(Driver):
         return bool(event_filter.q)
 
     def measure(self):
-        if self.dialect == "postgresql":
-            self.candidates = search.candidate_pks(db.session, self.org_id, self.filter.q, PROBE)
-            self.estimate = PROBE if self.candidates is None else len(self.candidates)
-        else:
-            self.estimate = search.count_indexed_matches(
-                db.session, self.org_id, self.filter.q, PROBE
-            )
+        self.candidates = search.candidate_pks(
+            db.session, self.org_id, self.filter.q, PROBE, self.dialect
+        )
+        self.estimate = PROBE if self.candidates is None else len(self.candidates)
         return self.estimate
 
     def text_condition(self):
-        if self.dialect == "postgresql":
-            return Event.pk.in_(self.candidates or [-1])
-        return search.indexed_matches(self.filter.q)
+        return Event.pk.in_(self.candidates or [-1])
 
     def keys(self, position, limit):
         query = select(*KEY_COLUMNS).where(

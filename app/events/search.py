@@ -12,9 +12,9 @@ The match is a case-insensitive substring of at least ``MIN_LENGTH`` characters,
 shortest a trigram index can look up.
 """
 
-from sqlalchemy import literal_column, or_, select, text
+from sqlalchemy import select, text
 
-from app.events.models import Event, EventTarget
+from app.events.models import Event
 
 MIN_LENGTH = 3
 HAND_MANAGED_PREFIXES = ("events_fts", "event_targets_fts")
@@ -54,48 +54,23 @@ def fts_phrase(q):
     return '"' + q.replace('"', '""') + '"'
 
 
-def indexed_matches(q):
-    """SQLite only: the same rows, found through the FTS5 tables (for few matches)."""
-    phrase = fts_phrase(q)
-    own = (
-        select(literal_column("rowid"))
-        .select_from(text("events_fts"))
-        .where(text("events_fts MATCH :own_phrase").bindparams(own_phrase=phrase))
-    )
-    target_rows = (
-        select(literal_column("rowid"))
-        .select_from(text("event_targets_fts"))
-        .where(text("event_targets_fts MATCH :target_phrase").bindparams(target_phrase=phrase))
-    )
-    targets = select(EventTarget.event_id).where(EventTarget.pk.in_(target_rows))
-    return or_(Event.pk.in_(own), Event.id.in_(targets))
-
-
-def count_indexed_matches(session, org_id, q, cap):
-    """SQLite only: how many of the organization's FTS rows match ``q`` (up to ``cap``).
+def candidate_pks(session, org_id, q, cap, dialect):
+    """pks of the organization's events matching ``q``, found through the full-text index
+    (SQLite's FTS5 table, PostgreSQL's trigram index): at most ``cap`` of them, or ``None``
+    when there are more (dense: walking time is faster).
 
     Only this organization's rows count, so that how fast a search is says nothing about
     what other organizations' events contain.
     """
-    phrase = fts_phrase(q)
-    sql = text(
-        "SELECT (SELECT count(*) FROM (SELECT 1 FROM events_fts "
-        "JOIN events ON events.pk = events_fts.rowid "
-        "WHERE events_fts MATCH :p AND events.organization_id = :org LIMIT :cap)) + "
-        "(SELECT count(*) FROM (SELECT 1 FROM event_targets_fts "
-        "JOIN event_targets ON event_targets.pk = event_targets_fts.rowid "
-        "WHERE event_targets_fts MATCH :p AND event_targets.organization_id = :org "
-        "LIMIT :cap))"
-    )
-    return session.execute(sql, {"p": phrase, "org": org_id, "cap": cap}).scalar_one()
-
-
-def candidate_pks(session, org_id, q, cap):
-    """PostgreSQL: pks of the organization's events matching ``q`` through the trigram
-    index, at most ``cap``; ``None`` when there are more (dense: walk time instead)."""
-    found = session.scalars(
-        select(Event.pk)
-        .where(Event.organization_id == org_id, matches(q, "postgresql"))
-        .limit(cap + 1)
-    ).all()
+    if dialect == "postgresql":
+        query = select(Event.pk).where(Event.organization_id == org_id, matches(q, dialect))
+        found = session.scalars(query.limit(cap + 1)).all()
+    else:
+        sql = text(
+            "SELECT events.pk FROM events_fts JOIN events ON events.pk = events_fts.rowid "
+            "WHERE events_fts MATCH :phrase AND events.organization_id = :org LIMIT :limit"
+        )
+        found = session.scalars(
+            sql, {"phrase": fts_phrase(q), "org": org_id, "limit": cap + 1}
+        ).all()
     return None if len(found) > cap else set(found)

@@ -7,8 +7,9 @@ Create Date: 2026-11-26 07:40:00
 Free text matched the action and actor name on events and, through a subquery per row,
 the names on event_targets; PostgreSQL evaluated that subquery for every row it walked.
 ``search_text`` holds all three, separated by U+001F (app/events/search.py), so a filter
-tests one column. On PostgreSQL one trigram index on it replaces the two before. SQLite
-keeps its FTS5 tables for finding rare matches.
+tests one column. One index on it replaces the two before: on PostgreSQL a trigram
+index, on SQLite one FTS5 table (and its triggers) instead of one for events and one for
+targets, so each stored event costs one full-text insert instead of one per target.
 """
 
 import sqlalchemy as sa
@@ -35,11 +36,61 @@ BACKFILL = {
 }
 
 
+SQLITE_SEARCH = [
+    "CREATE VIRTUAL TABLE events_fts USING fts5("
+    "search_text, content='events', content_rowid='pk', tokenize='trigram')",
+    "CREATE TRIGGER events_fts_insert AFTER INSERT ON events BEGIN "
+    "INSERT INTO events_fts (rowid, search_text) VALUES (new.pk, new.search_text); END",
+    "CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN "
+    "INSERT INTO events_fts (events_fts, rowid, search_text) "
+    "VALUES ('delete', old.pk, old.search_text); END",
+    "INSERT INTO events_fts (events_fts) VALUES ('rebuild')",
+]
+SQLITE_OLD_SEARCH = [
+    "CREATE VIRTUAL TABLE events_fts USING fts5("
+    "action, actor_name, content='events', content_rowid='pk', tokenize='trigram')",
+    "CREATE VIRTUAL TABLE event_targets_fts USING fts5("
+    "name, content='event_targets', content_rowid='pk', tokenize='trigram')",
+    "CREATE TRIGGER events_fts_insert AFTER INSERT ON events BEGIN "
+    "INSERT INTO events_fts (rowid, action, actor_name) "
+    "VALUES (new.pk, new.action, new.actor_name); END",
+    "CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN "
+    "INSERT INTO events_fts (events_fts, rowid, action, actor_name) "
+    "VALUES ('delete', old.pk, old.action, old.actor_name); END",
+    "CREATE TRIGGER event_targets_fts_insert AFTER INSERT ON event_targets "
+    "WHEN new.name IS NOT NULL BEGIN "
+    "INSERT INTO event_targets_fts (rowid, name) VALUES (new.pk, new.name); END",
+    "CREATE TRIGGER event_targets_fts_delete AFTER DELETE ON event_targets "
+    "WHEN old.name IS NOT NULL BEGIN "
+    "INSERT INTO event_targets_fts (event_targets_fts, rowid, name) "
+    "VALUES ('delete', old.pk, old.name); END",
+    "INSERT INTO events_fts (events_fts) VALUES ('rebuild')",
+    "INSERT INTO event_targets_fts (event_targets_fts) VALUES ('rebuild')",
+]
+
+
+def drop_sqlite_search():
+    """The full-text triggers and tables, whichever generation exists."""
+    for name in (
+        "events_fts_insert",
+        "events_fts_delete",
+        "event_targets_fts_insert",
+        "event_targets_fts_delete",
+    ):
+        op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    op.execute("DROP TABLE IF EXISTS events_fts")
+    op.execute("DROP TABLE IF EXISTS event_targets_fts")
+
+
 def upgrade():
     dialect = op.get_bind().dialect.name
     # Not a batch operation: recreating events on SQLite would drop the FTS5 triggers.
     op.add_column("events", sa.Column("search_text", sa.Text(), server_default="", nullable=False))
     op.execute(BACKFILL[dialect])
+    if dialect == "sqlite":
+        drop_sqlite_search()
+        for statement in SQLITE_SEARCH:
+            op.execute(statement)
     if dialect == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_events_search_trgm")
         op.execute("DROP INDEX IF EXISTS ix_event_targets_name_trgm")
@@ -59,4 +110,9 @@ def downgrade():
         op.execute(
             "CREATE INDEX ix_event_targets_name_trgm ON event_targets USING gin (name gin_trgm_ops)"
         )
+    if dialect == "sqlite":
+        drop_sqlite_search()
     op.drop_column("events", "search_text")
+    if dialect == "sqlite":
+        for statement in SQLITE_OLD_SEARCH:
+            op.execute(statement)
