@@ -8,7 +8,7 @@ WORKERS ?= 1
 THREADS ?= 8
 FLASK := $(BIN)/flask --app app
 
-.PHONY: install run dev test test-fast lint format bench bench-viewer demo clean
+.PHONY: install run dev test test-fast lint format bench bench-viewer demo clean bench-exports
 
 install: $(VENV)/.installed
 
@@ -54,6 +54,11 @@ bench: install
 ## organizations (SQLite in instance/bench/, reused; BENCH_DATABASE_URL for PostgreSQL).
 bench-viewer: install
 	$(BIN)/python -m bench.viewer $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
+
+## make bench-exports: an export of 1M events (the viewer benchmark's data, copied to
+## instance/bench/exports.db) against a raw SELECT -> csv.writer loop; BENCH_DATABASE_URL for PostgreSQL.
+bench-exports: install
+	$(BIN)/python -m bench.exports $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
 
 ## make demo: a demo organization with 100,000 events in its own database, served.
 DEMO_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/demo.db

@@ -90,8 +90,10 @@ def register_blueprints(app):
     from app.auth.views import bp as auth_bp
     from app.events.views import bp as events_bp
     from app.exports.views import bp as exports_bp
+    from app.integrity.views import bp as integrity_bp
     from app.keys.views import bp as keys_bp
     from app.orgs.views import bp as orgs_bp
+    from app.retention.views import bp as retention_bp
     from app.schemas.views import bp as schemas_bp
     from app.web.health import bp as health_bp
 
@@ -107,6 +109,8 @@ def register_blueprints(app):
         events_bp,
         schemas_bp,
         exports_bp,
+        integrity_bp,
+        retention_bp,
         api_bp,
     ):
         app.register_blueprint(blueprint)
@@ -116,17 +120,25 @@ def register_commands(app):
     """Each feature brings its own ``flask`` commands."""
     from app.auth.cli import users_cli
     from app.demo.cli import demo_cli
+    from app.exports.cli import exports_cli
+    from app.integrity.cli import audit_cli
     from app.keys.cli import keys_cli
     from app.orgs.cli import orgs_cli
+    from app.retention.cli import retention_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(orgs_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(exports_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(retention_cli)
 
 
 def register_request_hooks(app):
     """Error pages, security headers, the layout's context and the first-run redirect."""
+    from app.exports.worker import start_thread_worker
+    from app.maintenance import scheduler
     from app.web import layout
     from app.web.errors import register_error_handlers
     from app.web.headers import add_security_headers
@@ -136,5 +148,7 @@ def register_request_hooks(app):
     register_error_handlers(app)
     app.after_request(add_security_headers)
     app.before_request(layout.require_setup)
+    app.before_request(start_thread_worker)  # EXPORT_WORKER = "thread"
     app.context_processor(layout.layout_context)
     login_manager.user_loader(layout.load_user)
+    scheduler.init_app(app)

@@ -20,6 +20,11 @@ class Defaults:
     LOGIN_RATE_LIMIT = "10 per 5 minutes"
     API_RATE_LIMIT = "6000 per 60 seconds"
     API_KEY_CACHE_SECONDS = 2.0  # how long a revoked key may still work in other processes
+    RETENTION_PURGE = "daily"  # "daily": server processes run the daily job; "off": cron does
+    EXPORTS_DIR = None  # export files; None: instance/exports
+    EXPORT_RETENTION_DAYS = 7  # an export's file is deleted this long after it is ready
+    EXPORT_WORKER = "thread"  # "thread": each server process runs exports; "off": a separate
+    # `flask exports work` process does
 
 
 # Settings read from the environment, with the type each one is parsed as.
@@ -32,6 +37,10 @@ ENVIRONMENT_SETTINGS = {
     "API_KEY_CACHE_SECONDS": float,
     "RATELIMIT_STORAGE_URI": str,
     "MAX_CONTENT_LENGTH": int,
+    "RETENTION_PURGE": str,
+    "EXPORTS_DIR": str,
+    "EXPORT_RETENTION_DAYS": int,
+    "EXPORT_WORKER": str,
 }
 
 

@@ -1,6 +1,8 @@
 """Engine settings per database."""
 
-from flask import g, has_request_context, request
+from contextlib import contextmanager
+
+from flask import g, has_app_context, has_request_context, request
 from sqlalchemy import event
 
 READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -9,20 +11,33 @@ READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}
 def wants_write_lock():
     """Whether a new transaction may write.
 
-    Outside requests (commands), always; in a request, as the view declared with
-    ``reading()``/``writing()``, else by method: anything but GET, HEAD and OPTIONS.
+    As the code declared with ``reading()``/``writing()`` (in a request, or in a
+    background thread's app context); otherwise always outside requests (commands), and
+    in a request by method: anything but GET, HEAD and OPTIONS.
     """
-    if not has_request_context():
-        return True
-    declared = g.get("sqlite_write_lock")
+    declared = g.get("sqlite_write_lock") if has_app_context() else None
     if declared is not None:
         return declared
+    if not has_request_context():
+        return True
     return request.method not in READ_ONLY_METHODS
 
 
 def reading():
     """Declare that this request's next transactions only read (until ``writing()``)."""
     g.sqlite_write_lock = False
+
+
+@contextmanager
+def reading_only():
+    """Transactions begun inside only read, then as declared before (long walks over
+    events, in commands and background threads, that must not hold SQLite's write lock)."""
+    declared = g.get("sqlite_write_lock")
+    g.sqlite_write_lock = False
+    try:
+        yield
+    finally:
+        g.sqlite_write_lock = declared
 
 
 def writing():
@@ -35,6 +50,27 @@ def writing():
 
     db.session.commit()
     g.sqlite_write_lock = True
+
+
+@contextmanager
+def read_only_connection():
+    """A connection of its own in a transaction that only reads: one consistent snapshot.
+
+    For long reads outside requests (an export streams for seconds or minutes): on SQLite
+    a plain ``BEGIN``, so SQLite's single write lock stays free for the event writer; on
+    PostgreSQL ``REPEATABLE READ``, so every statement sees the same events.
+    """
+    from app.extensions import db
+
+    options = {"isolation_level": "REPEATABLE READ"} if db.engine.dialect.name != "sqlite" else {}
+    with db.engine.connect().execution_options(**options) as connection:
+        declared = g.get("sqlite_write_lock")
+        g.sqlite_write_lock = False
+        try:
+            connection.begin()
+        finally:
+            g.sqlite_write_lock = declared
+        yield connection
 
 
 def configure_engine(app):

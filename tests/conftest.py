@@ -76,6 +76,8 @@ def app(database, tmp_path):
             "SECRET_KEY": "test-secret-key",
             "SQLALCHEMY_DATABASE_URI": database,
             "SERVER_NAME": None,
+            "RETENTION_PURGE": "off",  # tests run the daily job themselves
+            "EXPORT_WORKER": "off",  # tests run export jobs themselves (run_next_export)
         }
     )
     app.instance_path = str(tmp_path / "instance")
@@ -83,9 +85,14 @@ def app(database, tmp_path):
     with app.app_context():
         empty_tables()
     yield app
+    for thread in app.extensions.get("auditlog.verification_threads", {}).values():
+        thread.join()
     writer = app.extensions.get("auditlog.event_writer")
     if writer is not None:
         writer.stop()
+    export_worker = app.extensions.get("auditlog.export_worker")
+    if export_worker is not None:
+        export_worker.stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -187,10 +194,15 @@ def auth(client):
 
 @pytest.fixture
 def org_admin(make_org, make_user, auth):
-    """An organization with a signed-in admin: returns the organization's id."""
+    """An organization with a signed-in admin: returns the organization's id.
+
+    The admin signs in before joining, so that the organization's log starts empty (a
+    sign-in is recorded in every organization of the user: tests/test_trail.py).
+    """
     org_id = make_org("Acme")
-    make_user("admin@example.com", org_id, Role.ADMIN, superuser=True)
+    make_user("admin@example.com", superuser=True)
     auth.login("admin@example.com")
+    make_user("admin@example.com", org_id, Role.ADMIN)
     return org_id
 
 

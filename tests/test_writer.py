@@ -27,6 +27,7 @@ def row(org_id, event_id, action="user.signed_in"):
         "location": "127.0.0.1",
         "user_agent": None,
         "payload": "{}",
+        "search_text": action,
     }
 
 

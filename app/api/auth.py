@@ -13,8 +13,8 @@ from app import database
 from app.extensions import db
 from app.keys import services as keys
 
-# Endpoints of the API blueprint that need no key.
-PUBLIC_ENDPOINTS = {"api.openapi"}
+# Endpoints of the API blueprint that need no key (a download URL carries its own signature).
+PUBLIC_ENDPOINTS = {"api.openapi", "api.download_export"}
 
 
 def bearer_secret():

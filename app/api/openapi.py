@@ -9,6 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from app.api.blueprint import bp
 from app.events.shape import BatchRequest, SingleRequest
+from app.exports.shape import ExportRequest
 from app.retention.services import ALLOWED_DAYS, PERIODS
 from app.schemas.definition import SchemaDefinition
 
@@ -65,6 +66,7 @@ LIST_PARAMETERS = [
     },
 ]
 ORG_ID = {"name": "org_id", "in": "path", "required": True, "schema": {"type": "string"}}
+EXPORT_ID = {"name": "export_id", "in": "path", "required": True, "schema": {"type": "string"}}
 ACTION = {"name": "action", "in": "path", "required": True, "schema": {"type": "string"}}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
@@ -100,6 +102,7 @@ def component_schemas():
             (SingleRequest, "validation"),
             (BatchRequest, "validation"),
             (SchemaDefinition, "validation"),
+            (ExportRequest, "validation"),
         ],
         ref_template="#/components/schemas/{model}",
     )
@@ -155,6 +158,22 @@ def component_schemas():
             "object": {"const": "audit_log_action"},
             "name": {"type": "string"},
             "schema": ref("AuditLogSchema"),
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+        },
+    }
+    schemas["AuditLogExport"] = {
+        "type": "object",
+        "required": ["object", "id", "state", "url", "created_at", "updated_at"],
+        "properties": {
+            "object": {"const": "audit_log_export"},
+            "id": {"type": "string"},
+            "state": {"type": "string", "enum": ["pending", "ready", "error", "expired"]},
+            "url": {
+                "type": ["string", "null"],
+                "description": "When ready: downloads the file without an API key for 10 "
+                "minutes; each GET issues a fresh one.",
+            },
             "created_at": TIMESTAMP,
             "updated_at": TIMESTAMP,
         },
@@ -306,6 +325,60 @@ def document(server_url):
                     body=ref("SchemaDefinition"),
                     parameters=[ACTION],
                 ),
+            },
+            "/audit_logs/exports": {
+                "post": operation(
+                    "Start an export of events in a date range (CSV by default, or NDJSON)",
+                    {
+                        "201": {
+                            "description": "The export, pending.",
+                            "content": json_content(ref("AuditLogExport")),
+                        },
+                        **not_found,
+                    },
+                    body=ref("ExportRequest"),
+                )
+            },
+            "/audit_logs/exports/{export_id}": {
+                "get": operation(
+                    "Get an export (a ready one with a fresh signed download URL)",
+                    {
+                        "200": {
+                            "description": "The export.",
+                            "content": json_content(ref("AuditLogExport")),
+                        },
+                        **not_found,
+                    },
+                    parameters=[EXPORT_ID],
+                )
+            },
+            "/audit_logs/exports/{export_id}/download": {
+                "get": {
+                    "summary": "Download an export's file through its signed URL (no API key)",
+                    "security": [],
+                    "parameters": [
+                        EXPORT_ID,
+                        {
+                            "name": "token",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string"},
+                            "description": "The signature the export's url carries.",
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The file: CSV (UTF-8 with BOM) or NDJSON.",
+                            "content": {
+                                "text/csv": {"schema": {"type": "string"}},
+                                "application/x-ndjson": {"schema": {"type": "string"}},
+                            },
+                        },
+                        "403": error_response(
+                            "Altered or expired URL (10 minutes), or the export is not ready."
+                        ),
+                    },
+                }
             },
             "/organizations/{org_id}/audit_logs_retention": retention_paths,
             "/organizations/{org_id}/audit_log_configuration": {

@@ -8,6 +8,7 @@ from app.auth.forms import ChangePasswordForm, LoginForm, SetupForm
 from app.extensions import db, limiter
 from app.orgs import services as orgs
 from app.service_errors import ServiceError
+from app.trail import services as trail
 from app.web.form_errors import show_service_error
 from app.web.redirects import safe_next_url
 
@@ -34,17 +35,36 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user)
+            trail.record(orgs.organization_ids_of(user), "dashboard.signed_in", user)
             db.session.commit()
             return redirect(safe_next_url(request.args.get("next")), code=303)
+        record_failed_sign_in(form.email.data)
         form.form_errors.append(BAD_CREDENTIALS)
     status = 422 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
+
+
+def record_failed_sign_in(email):
+    """A wrong password for a known account goes into each of its organizations' logs
+    (an unknown email belongs to no organization, so it is recorded nowhere)."""
+    user = services.find_user(email)
+    if user is None:
+        return
+    trail.record(
+        orgs.organization_ids_of(user),
+        "dashboard.sign_in_failed",
+        user,
+        metadata={"reason": "wrong_password"},
+    )
+    db.session.commit()
 
 
 @bp.post("/logout")
 @login_required
 def logout():
     """Sign out (POST, so that a link elsewhere cannot sign anyone out)."""
+    trail.record(orgs.organization_ids_of(current_user), "dashboard.signed_out", current_user)
+    db.session.commit()
     logout_user()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"), code=303)

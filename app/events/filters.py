@@ -1,9 +1,12 @@
-"""What the event viewer (and, later, exports) filter by: ``EventFilter``.
+"""What the event viewer and exports filter by: ``EventFilter``, the one query builder.
 
 An ``EventFilter`` is parsed from request arguments, keeps a message for every argument
 it could not use (shown beside its field), turns back into the same arguments for URLs,
 and gives the SQL conditions of its filters. Paging through the matches is
-app/events/pages.py.
+app/events/pages.py; exports (app/exports/) stream the same conditions to a file.
+
+Besides the viewer's form fields, it carries the export API's exact-match lists
+(``actor_id``, ``actor_name``, ``target_types``): OR within one list, AND across filters.
 """
 
 import re
@@ -11,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func
+from sqlalchemy.orm import aliased
 
 from app.events import search
 from app.events.models import Event, EventTarget
@@ -27,6 +31,9 @@ RANGES = {
 CUSTOM = "custom"
 MAX_TEXT = 256
 MAX_ACTIONS = 50
+MAX_VALUES = 50  # per exact-match list
+# The exact-match lists: URL argument -> attribute.
+EXACT_LISTS = {"actor_id": "actor_ids", "actor_name": "actor_names", "target_types": "target_types"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,9 @@ class EventFilter:
     target_type: str = ""
     target_id: str = ""
     q: str = ""  # free text: a substring of the action, actor name or a target name
+    actor_ids: tuple = ()  # any of these actor ids exactly
+    actor_names: tuple = ()  # any of these actor names exactly
+    target_types: tuple = ()  # a target of any of these types
     errors: dict = field(default_factory=dict, compare=False)  # argument -> message
     typed: dict = field(default_factory=dict, compare=False)  # from/until as typed
 
@@ -88,6 +98,10 @@ class EventFilter:
         if texts["q"] and len(texts["q"]) < search.MIN_LENGTH:
             errors["q"] = f"Type at least {search.MIN_LENGTH} characters."
             texts["q"] = ""
+        lists = {
+            attribute: exact_values(args.getlist(name), name, errors)
+            for name, attribute in EXACT_LISTS.items()
+        }
         return cls(
             range=range_,
             start=start,
@@ -96,6 +110,7 @@ class EventFilter:
             errors=errors,
             typed=typed,
             **texts,
+            **lists,
         )
 
     def to_args(self):
@@ -112,7 +127,52 @@ class EventFilter:
         for name in ("actor", "target_type", "target_id", "q"):
             if getattr(self, name):
                 args[name] = getattr(self, name)
+        for name, attribute in EXACT_LISTS.items():
+            if getattr(self, attribute):
+                args[name] = list(getattr(self, attribute))
         return args
+
+    def frozen(self, now=None):
+        """The same filter with a relative range ("last 24 hours") made absolute.
+
+        The start is rounded down and the end up to the second, so the frozen range
+        covers at least what the relative one did at ``now``.
+        """
+        if self.range not in RANGES:
+            return self
+        now = now or utcnow()
+        end = now.replace(microsecond=0)
+        if now.microsecond:
+            end += timedelta(seconds=1)
+        start = (now - RANGES[self.range][1]).replace(microsecond=0)
+        return self.narrowed_to(start, end)
+
+    def summary(self):
+        """The filters in use as ``(label, value)`` pairs, for people."""
+        found = []
+        if self.range in RANGES:
+            found.append(("Date range", RANGES[self.range][0]))
+        elif self.start is not None or self.end is not None:
+            start, end = (
+                format_time(moment).replace("T", " ") + " UTC" if moment else "…"
+                for moment in (self.start, self.end)
+            )
+            span = f"{start} to {end} (exclusive)"
+            found.append(("Date range", span))
+        labels = (
+            ("Action", self.actions),
+            ("Actor starts with", self.actor),
+            ("Actor id", self.actor_ids),
+            ("Actor name", self.actor_names),
+            ("Target type", self.target_type),
+            ("Target type (any of)", self.target_types),
+            ("Target id", self.target_id),
+            ("Search", self.q),
+        )
+        for label, value in labels:
+            if value:
+                found.append((label, value if isinstance(value, str) else ", ".join(value)))
+        return found
 
     @property
     def is_empty(self):
@@ -144,6 +204,16 @@ class EventFilter:
             )
         if self.q and "q" not in skip:
             found.append(search.matches(self.q, dialect))
+        if self.actor_ids:
+            found.append(Event.actor_id.in_(self.actor_ids))
+        if self.actor_names:
+            found.append(Event.actor_name.in_(self.actor_names))
+        if self.target_types:
+            # Aliased: the query may itself walk event_targets (the viewer's target filter).
+            target = aliased(EventTarget)
+            found.append(
+                exists().where(target.event_id == Event.id, target.type.in_(self.target_types))
+            )
         return found
 
     def target_conditions(self, target=EventTarget):
@@ -162,6 +232,21 @@ def actor_prefix(prefix):
     return (func.substr(Event.actor_id, 1, length) == prefix) | (
         func.substr(Event.actor_name, 1, length) == prefix
     )
+
+
+def exact_values(values, name, errors):
+    """The non-empty values of one exact-match list, without repeats; problems to ``errors``."""
+    found = tuple(dict.fromkeys(value for value in values if value))
+    if any("\x00" in value for value in found):
+        errors[name] = "Remove the NUL character."
+        return ()
+    if any(len(value) > MAX_TEXT for value in found):
+        errors[name] = f"At most {MAX_TEXT} characters each."
+        return ()
+    if len(found) > MAX_VALUES:
+        errors[name] = f"At most {MAX_VALUES} values."
+        return found[:MAX_VALUES]
+    return found
 
 
 TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
@@ -185,6 +270,9 @@ def parse_time(value, name, errors):
 
 
 def format_time(value):
-    """A time as a ``datetime-local`` value in UTC (seconds only when there are some)."""
+    """A time as a ``datetime-local`` value in UTC (seconds, and their fraction, only when
+    there are some: an export's range from the API keeps its milliseconds)."""
     value = as_utc(value)
+    if value.microsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
     return value.strftime("%Y-%m-%dT%H:%M:%S" if value.second else "%Y-%m-%dT%H:%M")

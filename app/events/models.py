@@ -44,11 +44,17 @@ class Event(db.Model):
             "occurred_at",
             "id",
         ),
+        # The hash chain's order: verification walks it, the purge deletes its oldest end.
+        Index("ux_events_org_seq", "organization_id", "seq", unique=True),
     )
 
     pk: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(40), unique=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    # Position in the organization's hash chain (from 1) and the chain's hash through this
+    # event: set by app/integrity/chain.py in the inserting transaction.
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(128))
     version: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -31,10 +31,9 @@ def include_name(name, type_, parent_names):
 SEPARATOR = "\x1f"  # between the fields of search_text; searches may not contain it
 
 
-def haystack(parsed):
-    """An event's ``search_text``: action, actor name and target names, separated."""
-    names = [target.name for target in parsed.targets if target.name]
-    return SEPARATOR.join([parsed.action, parsed.actor.name or "", *names])
+def haystack(action, actor_name, target_names):
+    """An event's ``search_text``: its action, actor name and (non-empty) target names."""
+    return SEPARATOR.join([action, actor_name or "", *(name for name in target_names if name)])
 
 
 def matches(q, dialect):

@@ -41,8 +41,26 @@ def event_row(org_id, raw, parsed, received_at):
         "location": parsed.context.location,
         "user_agent": parsed.context.user_agent,
         "payload": orjson.dumps(payload).decode(),
-        "search_text": search.haystack(parsed),
+        "search_text": search.haystack(
+            parsed.action, parsed.actor.name, [target.name for target in parsed.targets]
+        ),
     }
+
+
+def target_rows(row, parsed):
+    """The event_targets rows of one event's row."""
+    return [
+        {
+            "event_id": row["id"],
+            "organization_id": row["organization_id"],
+            "position": position,
+            "type": target.type,
+            "target_id": target.id,
+            "name": target.name,
+            "occurred_at": parsed.occurred_at,
+        }
+        for position, target in enumerate(parsed.targets)
+    ]
 
 
 def event_writer():
@@ -71,18 +89,7 @@ def store_events(org_id, accepted, idempotency=None):
     for raw, parsed in accepted:
         row = event_row(org_id, raw, parsed, received_at)
         rows.append(row)
-        targets.extend(
-            {
-                "event_id": row["id"],
-                "organization_id": org_id,
-                "position": position,
-                "type": target.type,
-                "target_id": target.id,
-                "name": target.name,
-                "occurred_at": parsed.occurred_at,
-            }
-            for position, target in enumerate(parsed.targets)
-        )
+        targets.extend(target_rows(row, parsed))
     record = idempotency_record(org_id, *idempotency) if idempotency else None
     job = event_writer().submit(Job(org_id, rows, targets, record))
     return job.stored

@@ -11,6 +11,7 @@ from app.events.models import Event
 from app.extensions import db
 from app.orgs.access import org_view
 from app.schemas.models import Action
+from app.trail import services as trail
 from app.web.htmx import vary_on_htmx, wants_partial
 
 bp = Blueprint("events", __name__)
@@ -94,8 +95,9 @@ def has_any_event(org_id):
 
 
 def action_choices(org_id, event_filter):
-    """The configured action names, and any the filter names that are not configured."""
+    """The configured action names, the dashboard's built-in ones, and any the filter names
+    that are neither."""
     names = db.session.scalars(
         select(Action.name).where(Action.organization_id == org_id).order_by(Action.name)
     ).all()
-    return sorted(set(names) | set(event_filter.actions))
+    return sorted(set(names) | set(trail.ACTIONS) | set(event_filter.actions))

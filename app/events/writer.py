@@ -23,6 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import OperationalError
 
 from app.events.models import Event, EventTarget, IdempotencyRecord
+from app.integrity import chain
 from app.timestamps import utcnow
 
 MAX_EVENTS_PER_TRANSACTION = 5000
@@ -169,6 +170,8 @@ class EventWriter:
         rows = [row for job in accepted for row in job.rows]
         if not rows:
             return
+        # Numbered and hashed under each organization's chain lock, in insert order.
+        chain.append_all(connection, rows)
         self.insert_events(connection, rows)
         targets = [target for job in accepted for target in job.targets]
         if targets:

@@ -1,14 +1,102 @@
-"""The exports page."""
+"""The Exports page (list, progress while jobs run, download) and the viewer's Export button."""
 
-from flask import Blueprint, render_template
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
 
+from app import database
+from app.events.filters import EventFilter
+from app.exports import services
+from app.exports.forms import ExportForm
+from app.extensions import db
 from app.orgs.access import org_view
+from app.service_errors import ServiceError
+from app.timestamps import utcnow
+from app.web.htmx import vary_on_htmx, wants_partial
 
 bp = Blueprint("exports", __name__)
+
+
+def render_exports(org, status=200, problems=None, created=None):
+    """The Exports page, or (for htmx polling) just its table."""
+    context = {
+        "exports": services.exports_of(org),
+        "problems": problems or [],
+        "created": created or request.args.get("created"),
+        "now": utcnow(),
+        "services": services,
+    }
+    template = "exports/_table.html" if wants_partial() else "exports/index.html"
+    return vary_on_htmx(make_response(render_template(template, **context), status))
 
 
 @bp.get("/orgs/<org_id>/exports")
 @org_view()
 def index(org):
-    """The organization's exports."""
-    return render_template("exports/index.html")
+    """The organization's exports, newest first; the table polls itself while jobs run."""
+    return render_exports(org)
+
+
+@bp.post("/orgs/<org_id>/exports")
+@org_view()
+def create(org):
+    """Export the events the viewer's filters select (sent with the form), then list it."""
+    form = ExportForm()
+    event_filter = EventFilter.from_args(request.form)
+    form.validate_on_submit()  # CSRF is checked before any view (CSRFProtect)
+    problems = [f"Filter “{name}”: {message}" for name, message in event_filter.errors.items()]
+    problems += form.format.errors
+    if problems:
+        return render_exports(org, 422, problems=problems)
+    try:
+        export = services.create_export(
+            org, event_filter, form.format.data, created_by=current_user
+        )
+    except ServiceError as error:
+        return render_exports(org, 422, problems=[error.message])
+    db.session.commit()
+    flash(
+        f"Export started: a {form.format.data.upper()} file of the events you filtered. "
+        "It appears below; download it when it is ready.",
+        "success",
+    )
+    return redirect(url_for("exports.index", org_id=org.id, created=export.id), code=303)
+
+
+@bp.get("/orgs/<org_id>/exports/<export_id>/download")
+@org_view()
+def download(org, export_id):
+    """The export's file, for a member of its organization; the download is recorded."""
+    export = services.get_export(org.id, export_id)
+    if export is None:
+        abort(404)
+    database.writing()
+    try:
+        path = services.download_export(export, user=current_user, ip_address=request.remote_addr)
+    except ServiceError as error:
+        flash(error.message, "error")
+        return redirect(url_for("exports.index", org_id=org.id), code=303)
+    db.session.commit()
+    return send_export(export, path)
+
+
+def send_export(export, path):
+    """The file as an attachment that no cache keeps."""
+    response = send_file(
+        path,
+        mimetype=services.mimetype(export),
+        as_attachment=True,
+        download_name=services.download_name(export),
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -10,6 +10,7 @@ from app.orgs.access import org_view
 from app.orgs.forms import ConfirmForm
 from app.orgs.models import Role
 from app.service_errors import ServiceError
+from app.trail import services as trail
 from app.web.form_errors import show_service_error
 
 bp = Blueprint("keys", __name__)
@@ -51,6 +52,12 @@ def create(org):
         except ServiceError as error:
             show_service_error(form, error)
         else:
+            trail.record(
+                org.id,
+                "dashboard.api_key_created",
+                current_user,
+                targets=[trail.api_key_target(key)],
+            )
             db.session.commit()
             return render_keys(org, 201, new_key=key, secret=secret)
     return render_keys(org, 422, form=form)
@@ -65,7 +72,11 @@ def revoke(org, key_id):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.revoke_key(key)
+    if key.is_active:
+        services.revoke_key(key)
+        trail.record(
+            org.id, "dashboard.api_key_revoked", current_user, targets=[trail.api_key_target(key)]
+        )
     db.session.commit()
     flash(f"The key “{key.name}” has been revoked: requests using it are refused.", "success")
     return redirect(url_for("keys.index", org_id=org.id), code=303)

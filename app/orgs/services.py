@@ -46,6 +46,13 @@ def membership_for(user, org_id):
     )
 
 
+def organization_ids_of(user):
+    """The ids of the organizations the user belongs to."""
+    return db.session.scalars(
+        select(Membership.organization_id).where(Membership.user_id == user.id)
+    ).all()
+
+
 def memberships_of(user):
     """Return the user's memberships, ordered by organization name."""
     return db.session.scalars(

@@ -9,6 +9,7 @@ from app.orgs.access import org_view
 from app.orgs.forms import AddMemberForm, ConfirmForm, OrganizationForm, RoleForm
 from app.orgs.models import Role
 from app.service_errors import ServiceError
+from app.trail import services as trail
 from app.web.form_errors import show_service_error
 
 bp = Blueprint("orgs", __name__)
@@ -37,6 +38,12 @@ def new():
         except ServiceError as error:
             show_service_error(form, error)
         else:
+            trail.record(
+                org.id,
+                "dashboard.organization_created",
+                current_user,
+                targets=[trail.organization_target(org)],
+            )
             db.session.commit()
             flash(f"{org.name} has been created.", "success")
             return redirect(url_for("events.index", org_id=org.id), code=303)
@@ -75,11 +82,20 @@ def rename(org):
     """Rename the organization."""
     form = OrganizationForm()
     if form.validate_on_submit():
+        previous = org.name
         try:
             services.rename_organization(org, form.name.data)
         except ServiceError as error:
             show_service_error(form, error)
         else:
+            if org.name != previous:
+                trail.record(
+                    org.id,
+                    "dashboard.organization_renamed",
+                    current_user,
+                    targets=[trail.organization_target(org)],
+                    metadata={"previous_name": previous},
+                )
             db.session.commit()
             flash("The organization has been renamed.", "success")
             return redirect(url_for("orgs.settings", org_id=org.id), code=303)
@@ -100,6 +116,12 @@ def add_member(org):
             db.session.rollback()
             show_service_error(form, error)
         else:
+            trail.record(
+                org.id,
+                "dashboard.member_added",
+                current_user,
+                targets=[trail.member_target(membership)],
+            )
             db.session.commit()
             flash(f"{membership.user.email} is now a member ({membership.role.value}).", "success")
             return redirect(url_for("orgs.settings", org_id=org.id), code=303)
@@ -121,11 +143,20 @@ def change_role(org, membership_id):
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
+    previous = membership.role
     try:
         services.change_role(membership, form.role.data)
     except ServiceError as error:
         flash(error.message, "error")
     else:
+        if membership.role != previous:
+            trail.record(
+                org.id,
+                "dashboard.member_role_changed",
+                current_user,
+                targets=[trail.member_target(membership)],
+                metadata={"role": membership.role.value, "previous_role": previous.value},
+            )
         db.session.commit()
         flash(f"{membership.user.email} is now {membership.role.value}.", "success")
     return redirect(url_for("orgs.settings", org_id=org.id), code=303)
@@ -139,11 +170,13 @@ def remove_member(org, membership_id):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     email = membership.user.email
+    target = trail.member_target(membership)
     try:
         services.remove_member(membership)
     except ServiceError as error:
         flash(error.message, "error")
     else:
+        trail.record(org.id, "dashboard.member_removed", current_user, targets=[target])
         db.session.commit()
         flash(f"{email} has been removed.", "success")
     return redirect(url_for("orgs.settings", org_id=org.id), code=303)

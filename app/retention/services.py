@@ -1,7 +1,20 @@
-"""The retention periods an organization may choose, and setting one."""
+"""Retention: the periods an organization may choose, setting one, and the purge that
+deletes what is past it while keeping the chain verifiable."""
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import takewhile
+
+from sqlalchemy import delete, func, select
+
+from app.events.models import Event, EventTarget, IdempotencyRecord
+from app.events.writer import IDEMPOTENCY_WINDOW
 from app.extensions import db
+from app.integrity import chain, verify
+from app.integrity.models import ChainHead
+from app.orgs.models import Organization
 from app.service_errors import ServiceError
+from app.timestamps import utcnow
 
 # 1 to 11 months (30-day months), then 1 to 10 years (365-day years), as the contract lists.
 PERIODS = {f"{n}_MONTH{'S' if n > 1 else ''}": 30 * n for n in range(1, 12)} | {
@@ -19,3 +32,127 @@ def set_retention(org, days):
         )
     org.retention_period_in_days = days
     db.session.flush()
+
+
+BATCH_SIZE = 5000
+
+
+@dataclass
+class OrganizationPurge:
+    """What a purge did (or, in a dry run, would do) in one organization."""
+
+    org_id: str
+    name: str
+    cutoff: datetime
+    events: int = 0
+    through_seq: int = 0  # the purge checkpoint afterwards
+    finding: verify.Finding | None = None  # a chain problem that stopped it
+
+
+def cutoff_for(org, as_of):
+    """Events received before this moment are past the organization's retention period."""
+    return as_of - timedelta(days=org.retention_period_in_days)
+
+
+def organizations_with_retention(org_id=None):
+    """The organizations whose retention period is set (one, when ``org_id`` is given)."""
+    query = select(Organization).where(Organization.retention_period_in_days.is_not(None))
+    if org_id is not None:
+        query = query.where(Organization.id == org_id)
+    return db.session.scalars(query.order_by(Organization.id)).all()
+
+
+def purge_plan(as_of, org_id=None):
+    """For each organization with a retention period: how many events a purge as of
+    ``as_of`` would delete (those received before its cutoff). Changes nothing."""
+    plan = []
+    for org in organizations_with_retention(org_id):
+        cutoff = cutoff_for(org, as_of)
+        head = verify.read_head(org.id)
+        count = db.session.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(
+                Event.organization_id == org.id,
+                Event.seq > head.purged_through_seq,
+                Event.received_at < cutoff,
+            )
+        )
+        plan.append(OrganizationPurge(org.id, org.name, cutoff, count, head.purged_through_seq))
+    db.session.commit()
+    return plan
+
+
+def purge(as_of, org_id=None, batch_size=BATCH_SIZE, progress=None):
+    """Delete, organization by organization, the events received before each one's cutoff,
+    oldest first, in batches that each commit on their own (safe to interrupt and rerun).
+
+    Only an unbroken run from the start of the chain is deleted, and only after its chain
+    verified: the batch's last event becomes the purge checkpoint, in the same transaction.
+    A chain problem stops that organization's purge there, keeping the evidence.
+    ``progress(n)`` is called after each batch with the events it deleted.
+    """
+    plan = purge_plan(as_of, org_id)
+    for report in plan:
+        report.events = 0
+        while True:
+            deleted = purge_batch(report, batch_size)
+            db.session.commit()
+            if progress is not None and deleted:
+                progress(deleted)
+            if deleted < batch_size or report.finding is not None:
+                break
+    purge_idempotency_records(as_of)
+    return plan
+
+
+def purge_batch(report, batch_size):
+    """Delete the next batch of one organization's expired events; returns how many."""
+    connection = db.session.connection()
+    chain.lock_head(connection, report.org_id)
+    head = db.session.get(ChainHead, report.org_id, populate_existing=True)
+    page = verify.read_page(report.org_id, head.purged_through_seq, head.seq, batch_size)
+    expired = list(takewhile(lambda stored: stored.row.received_at < report.cutoff, page))
+    walk = verify.Walk(
+        report.org_id, head.purged_through_seq, head.purged_through_hash, follow_purges=False
+    )
+    walk.check(expired)
+    if walk.finding is not None:
+        report.finding = walk.finding
+        expired = expired[: walk.checked]
+    report.through_seq = head.purged_through_seq
+    if not expired:
+        return 0
+    ids = [stored.row.id for stored in expired]
+    db.session.execute(delete(EventTarget).where(EventTarget.event_id.in_(ids)))
+    db.session.execute(
+        delete(Event).where(
+            Event.organization_id == report.org_id,
+            Event.seq > head.purged_through_seq,
+            Event.seq <= walk.seq,
+        )
+    )
+    head.purged_through_seq, head.purged_through_hash = walk.seq, walk.previous
+    head.purged_at = utcnow()
+    db.session.flush()
+    report.events += len(expired)
+    report.through_seq = walk.seq
+    return len(expired)
+
+
+def purge_idempotency_records(as_of, batch_size=BATCH_SIZE):
+    """Delete the idempotency records past their 24-hour window, in batches."""
+    cutoff = as_of - IDEMPOTENCY_WINDOW
+    total = 0
+    while True:
+        ids = db.session.scalars(
+            select(IdempotencyRecord.id)
+            .where(IdempotencyRecord.created_at < cutoff)
+            .limit(batch_size)
+        ).all()
+        if ids:
+            db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids)))
+        db.session.commit()
+        total += len(ids)
+        if len(ids) < batch_size:
+            return total

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from app.events.shape import ACTION_PATTERN, METADATA_KEY_PATTERN, check_shape
 
 METADATA_PROPERTY_TYPES = ("string", "number", "boolean")
+# The built-in dashboard actions (app/trail/services.py): no schema may claim them, so the
+# API, which refuses actions without one, cannot forge them.
+RESERVED_PREFIX = "dashboard."
 
 STRICT = ConfigDict(extra="forbid", strict=True)
 
@@ -105,6 +108,15 @@ def check_definition(action, body):
                 "invalid_format",
                 "The action name must be 1 to 128 letters, digits or . _ : - "
                 "(e.g. user.signed_in).",
+            )
+        )
+    elif action.lower().startswith(RESERVED_PREFIX):  # no look-alikes either
+        problems.append(
+            _problem(
+                "action",
+                "reserved",
+                f"Action names starting with '{RESERVED_PREFIX}' are reserved for the "
+                "dashboard's own events; choose another name.",
             )
         )
     parsed, shape_problems = check_shape(SchemaDefinition, body)

@@ -14,6 +14,7 @@ from app.schemas import services
 from app.schemas.examples import API_KEY_VARIABLE, build_example, compact_json
 from app.schemas.forms import MetadataFieldForm, NewActionForm, TargetForm, VersionForm
 from app.timestamps import isoformat, utcnow
+from app.trail import services as trail
 
 bp = Blueprint("schemas", __name__)
 
@@ -43,7 +44,9 @@ def new(org):
     name = form.name.data
     saved = save(
         form,
-        lambda body: services.create_action(org, name, body, created_by=author()),
+        lambda body: record_version(
+            org, services.create_action(org, name, body, created_by=author())
+        ),
         lambda body: services.action_problems(org, name, body),
     )
     if saved is None:
@@ -90,7 +93,9 @@ def edit(org, name):
     form = VersionForm()
     saved = save(
         form,
-        lambda body: services.create_schema(org, found.name, body, created_by=author()),
+        lambda body: record_version(
+            org, *services.create_schema(org, found.name, body, created_by=author())
+        ),
         lambda body: services.schema_problems(found.name, body),
     )
     if saved is None:
@@ -172,6 +177,20 @@ def unknown_action(org, name):
     """An action that is not configured: back to the list, saying so."""
     flash(f"There is no action named “{name}” in {org.name}.", "error")
     return redirect(url_for("schemas.index", org_id=org.id), code=303)
+
+
+def record_version(org, version, created=True):
+    """Record a new schema version in the organization's log; returns ``(version,
+    created)`` (saving an identical definition creates no version, and records nothing)."""
+    if created:
+        trail.record(
+            org.id,
+            "dashboard.schema_created" if version.version == 1 else "dashboard.schema_updated",
+            current_user,
+            targets=[trail.action_target(version.action.name)],
+            metadata={"version": version.version},
+        )
+    return version, created
 
 
 def author():

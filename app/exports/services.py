@@ -1,0 +1,462 @@
+"""The verbs of exports: create, run (claim a job, stream the file), download, expire.
+
+A job is claimed in a short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+several workers never take the same one; SQLite's write lock serialises claims). The
+worker then streams the matching events in pages through one read-only transaction into
+a temporary file, renames it when complete and marks the export ready. While it writes,
+it renews its lease (``heartbeat_at``); a job whose lease lapsed (its worker crashed or
+was killed) is taken up again, at most ``MAX_ATTEMPTS`` times, then marked ``error``.
+"""
+
+import json
+import os
+import secrets
+import socket
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import and_, event, func, literal, or_, select, type_coerce, update
+from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
+
+from app import database
+from app.events import pages
+from app.events.filters import EventFilter
+from app.events.models import Event
+from app.exports.formats import FORMATS
+from app.exports.models import Export, ExportDownload, ExportFormat, ExportState
+from app.extensions import db
+from app.service_errors import ServiceError
+from app.timestamps import utcnow
+
+PAGE_ROWS = 2000  # rows fetched from the cursor at a time
+LEASE = timedelta(minutes=2)  # a running job whose heartbeat is older was abandoned
+HEARTBEAT_SECONDS = 1.0  # how often progress (and the lease) is written while running
+MAX_ATTEMPTS = 3
+URL_MAX_AGE_SECONDS = 600  # signed download URLs: 10 minutes
+URL_SALT = "auditlog.export-download"
+LIST_LIMIT = 100
+
+
+class LostLease(Exception):
+    """Another worker took the job over (this one was presumed dead)."""
+
+
+class Interrupted(Exception):
+    """The worker is stopping; the job goes back to pending for another one."""
+
+
+class InvalidDownload(Exception):
+    """A signed URL that is altered, expired, or for an export that is not ready."""
+
+
+# Creating exports --------------------------------------------------------------------
+
+
+def create_export(org, event_filter, format="csv", created_by=None, api_key_id=None, now=None):
+    """Ask for an export of the organization's events matching ``event_filter``.
+
+    A relative date range is frozen to absolute times now. The job runs in the
+    background; a worker in this process is woken once the transaction commits.
+    """
+    if format not in set(ExportFormat):
+        raise ServiceError("Choose CSV or NDJSON.", field="format")
+    now = now or utcnow()
+    export = Export(
+        organization_id=org.id,
+        format=format,
+        filters=json.dumps(event_filter.frozen(now).to_args(), sort_keys=True),
+        state=ExportState.PENDING,
+        created_by=created_by,
+        api_key_id=api_key_id,
+        created_at=now,
+        updated_at=now,
+        attempts=0,
+        rows_written=0,
+    )
+    db.session.add(export)
+    db.session.flush()
+    event.listen(db.session(), "after_commit", wake_worker, once=True)
+    return export
+
+
+def wake_worker(_session):
+    """Tell this process's export worker (if it runs) that a job is waiting."""
+    worker = current_app.extensions.get("auditlog.export_worker")
+    if worker is not None:
+        worker.notify()
+
+
+def export_filter(export):
+    """The export's filter, as it was frozen when the export was created."""
+    return EventFilter.from_args(MultiDict(json.loads(export.filters)))
+
+
+# Reading them ------------------------------------------------------------------------
+
+
+def exports_of(org, limit=LIST_LIMIT):
+    """The organization's latest exports, newest first, with who asked and the downloads."""
+    return db.session.scalars(
+        select(Export)
+        .options(
+            selectinload(Export.created_by),
+            selectinload(Export.api_key),
+            selectinload(Export.downloads).selectinload(ExportDownload.user),
+        )
+        .where(Export.organization_id == org.id)
+        .order_by(Export.created_at.desc(), Export.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def get_export(org_id, export_id):
+    """One export of this organization, or ``None`` (never another organization's)."""
+    return db.session.scalar(
+        select(Export).where(Export.id == export_id, Export.organization_id == org_id)
+    )
+
+
+def visible_state(export, now=None):
+    """The state as the API names it: ``running`` is ``pending``, and a ready export past
+    its expiry is ``expired`` even before a worker has deleted its file."""
+    if export.state == ExportState.RUNNING:
+        return ExportState.PENDING
+    if export.state == ExportState.READY and export.expires_at <= (now or utcnow()):
+        return ExportState.EXPIRED
+    return ExportState(export.state)
+
+
+# Running jobs ------------------------------------------------------------------------
+
+
+def worker_name():
+    """A name for this worker that no other process or thread shares."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def run_next_export(worker=None, now=None, should_stop=None):
+    """Claim the oldest waiting job and write its file; the export, or ``None`` if no job
+    was waiting. ``should_stop()`` is asked between pages (a worker shutting down)."""
+    worker = worker or worker_name()
+    export = claim_next_export(worker, now or utcnow())
+    if export is not None:
+        run_export(export, worker, should_stop or (lambda: False))
+    return export
+
+
+def claim_next_export(worker, now):
+    """Take the oldest pending job, or one whose worker stopped renewing its lease."""
+    while True:
+        export = db.session.scalar(
+            select(Export)
+            .where(
+                or_(
+                    Export.state == ExportState.PENDING,
+                    and_(Export.state == ExportState.RUNNING, Export.heartbeat_at < now - LEASE),
+                )
+            )
+            .order_by(Export.created_at, Export.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if export is None:
+            db.session.commit()
+            return None
+        if export.state == ExportState.RUNNING:
+            remove_partial_files(export)
+            if export.attempts >= MAX_ATTEMPTS:
+                fail(
+                    export,
+                    f"The export was interrupted {export.attempts} times (its worker stopped "
+                    "or crashed while writing). Create it again.",
+                    now,
+                )
+                db.session.commit()
+                continue
+        export.state = ExportState.RUNNING
+        export.worker = worker
+        export.heartbeat_at = now
+        export.attempts += 1
+        export.rows_written = 0
+        export.updated_at = now
+        db.session.commit()
+        return export
+
+
+def fail(export, reason, now):
+    """Mark the export failed, with the reason people will read."""
+    export.state = ExportState.ERROR
+    export.error = reason
+    export.worker = None
+    export.updated_at = now
+    export.finished_at = now
+
+
+def run_export(export, worker, should_stop):
+    """Write the claimed export's file and mark it ready (or failed)."""
+    directory = exports_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    kind = FORMATS[export.format]
+    final = f"{export.id}-{export.attempts}.{kind.extension}"
+    partial = directory / f".{export.id}-{export.attempts}.part"
+    lease = Lease(export.id, worker, export.attempts)
+    try:
+        written = write_file(export, partial, kind, lease, should_stop)
+        os.replace(partial, directory / final)
+        sync_directory(directory)
+        lease.finish(
+            state=ExportState.READY,
+            file_name=final,
+            rows_written=written,
+            rows_total=written,
+            size_bytes=(directory / final).stat().st_size,
+            expires_at=utcnow() + timedelta(days=current_app.config["EXPORT_RETENTION_DAYS"]),
+        )
+    except LostLease:
+        partial.unlink(missing_ok=True)
+        (directory / final).unlink(missing_ok=True)
+    except Interrupted:
+        partial.unlink(missing_ok=True)
+        lease.finish_unless_lost(
+            state=ExportState.PENDING, worker=None, rows_written=0, finished_at=None
+        )
+    except Exception as error:
+        current_app.logger.exception("export %s failed", export.id)
+        partial.unlink(missing_ok=True)
+        (directory / final).unlink(missing_ok=True)
+        lease.finish_unless_lost(
+            state=ExportState.ERROR,
+            error=f"Writing the file failed ({type(error).__name__}). Create the export again; "
+            "if it fails again, the server's log says more.",
+        )
+    db.session.refresh(export)  # the lease wrote through its own connection
+
+
+def write_file(export, path, kind, lease, should_stop):
+    """Stream the matching events into ``path``; the number of rows written."""
+    event_filter = export_filter(export)
+    if event_filter.errors:
+        raise ValueError(f"stored filter does not parse: {event_filter.errors}")
+    conditions = pages.matching_conditions(export.organization_id, event_filter)
+    db.session.commit()  # the choice of conditions read through the session: end that read
+    written = 0
+    with database.read_only_connection() as connection:
+        total = connection.scalar(select(func.count(Event.pk)).where(*conditions))
+        lease.renew(rows_total=total, rows_written=0)
+        streaming = connection.execution_options(stream_results=True, yield_per=PAGE_ROWS)
+        query = export_query(conditions, connection.dialect.name)
+        # Closing the result closes PostgreSQL's server-side cursor, also on a failure.
+        with (
+            streaming.execute(query) as result,
+            open(path, "w", encoding="utf-8", newline="") as handle,
+        ):
+            writer = kind(handle)
+            for rows in result.partitions():
+                if should_stop():
+                    raise Interrupted()
+                writer.write(rows)
+                written += len(rows)
+                lease.renew_if_due(rows_written=written)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return written
+
+
+def export_query(conditions, dialect):
+    """The events-table columns of the matching events, newest first (as the viewer lists
+    them), the two times already formatted as the API prints them."""
+    columns = [
+        column
+        for column in Event.__table__.c
+        if column.name not in ("occurred_at", "received_at", "pk", "organization_id")
+    ]
+    return (
+        select(
+            *columns,
+            api_time(Event.occurred_at, dialect).label("occurred_at"),
+            api_time(Event.received_at, dialect).label("received_at"),
+        )
+        .where(*conditions)
+        .order_by(Event.occurred_at.desc(), Event.id.desc())
+    )
+
+
+def api_time(column, dialect):
+    """A stored time as text, UTC with milliseconds and ``Z``, formatted by the database.
+
+    SQLite holds ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTCDateTime, always with microseconds):
+    cutting the text truncates to milliseconds as ``app.timestamps.isoformat`` does.
+    """
+    if dialect == "sqlite":
+        text = type_coerce(column, db.String)
+        return func.substr(text, 1, 10) + literal("T") + func.substr(text, 12, 12) + literal("Z")
+    return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+
+
+class Lease:
+    """The worker's hold on a running job: progress and heartbeat writes that succeed only
+    while the job is still this worker's (same worker name and attempt)."""
+
+    def __init__(self, export_id, worker, attempt):
+        self.export_id = export_id
+        self.worker = worker
+        self.attempt = attempt
+        self.last = time.monotonic()
+
+    def renew(self, **values):
+        """Write progress and renew the lease; ``LostLease`` if another worker took over."""
+        now = utcnow()
+        with db.engine.begin() as connection:
+            changed = connection.execute(
+                update(Export)
+                .where(
+                    Export.id == self.export_id,
+                    Export.worker == self.worker,
+                    Export.attempts == self.attempt,
+                    Export.state == ExportState.RUNNING,
+                )
+                .values(heartbeat_at=now, **values)
+            ).rowcount
+        self.last = time.monotonic()
+        if changed != 1:
+            raise LostLease(self.export_id)
+        return now
+
+    def renew_if_due(self, **values):
+        """Renew at most every HEARTBEAT_SECONDS."""
+        if time.monotonic() - self.last >= HEARTBEAT_SECONDS:
+            self.renew(**values)
+
+    def finish(self, **values):
+        """Leave the running state (ready, error, or back to pending)."""
+        now = utcnow()
+        values.setdefault("finished_at", now)
+        self.renew(updated_at=now, **values)
+
+    def finish_unless_lost(self, **values):
+        """Finish, unless another worker has taken the job over (then it is theirs)."""
+        try:
+            self.finish(**values)
+        except LostLease:
+            current_app.logger.warning("export %s: taken over by another worker", self.export_id)
+
+
+def remove_partial_files(export):
+    """Delete what an abandoned attempt left behind."""
+    for path in exports_dir().glob(f".{export.id}-*.part"):
+        path.unlink(missing_ok=True)
+
+
+def exports_dir():
+    """Where export files live: EXPORTS_DIR, or ``instance/exports``."""
+    configured = current_app.config.get("EXPORTS_DIR")
+    return Path(configured) if configured else Path(current_app.instance_path) / "exports"
+
+
+def sync_directory(directory):
+    """Make a rename in ``directory`` durable."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+# Expiry ------------------------------------------------------------------------------
+
+
+def expire_exports(now=None):
+    """Delete the files of exports past their expiry and mark them ``expired``; returns how
+    many. The caller commits."""
+    now = now or utcnow()
+    due = db.session.scalars(
+        select(Export).where(Export.state == ExportState.READY, Export.expires_at <= now)
+    ).all()
+    directory = exports_dir()
+    for export in due:
+        if export.file_name:
+            (directory / export.file_name).unlink(missing_ok=True)
+        export.state = ExportState.EXPIRED
+        export.file_name = None
+        export.updated_at = now
+    db.session.flush()
+    return len(due)
+
+
+# Downloads ---------------------------------------------------------------------------
+
+
+def signer():
+    """Signs download URLs with the app's secret key and a salt of their own."""
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=URL_SALT)
+
+
+def signed_url(export):
+    """An absolute URL that downloads the export without an API key for 10 minutes."""
+    # A nonce, so that every URL differs, even two issued within one second.
+    token = signer().dumps([export.id, secrets.token_urlsafe(6)])
+    return url_for("api.download_export", export_id=export.id, token=token, _external=True)
+
+
+def verify_download(export_id, token, now=None):
+    """The ready export a signed URL names, and when the URL was issued.
+
+    ``InvalidDownload`` for an altered or expired signature, another export's URL, or an
+    export that is not (or no longer) ready.
+    """
+    try:
+        (signed_id, _nonce), issued_at = signer().loads(token or "", return_timestamp=True)
+    except (BadSignature, TypeError, ValueError) as error:
+        raise InvalidDownload("This download link is not valid.") from error
+    now = now or utcnow()
+    if signed_id != export_id:
+        raise InvalidDownload("This download link is not valid.")
+    if (now - issued_at).total_seconds() > URL_MAX_AGE_SECONDS or issued_at > now + LEASE:
+        raise InvalidDownload(
+            "This download link has expired (links last 10 minutes): "
+            "get the export again for a fresh one."
+        )
+    export = db.session.get(Export, export_id)
+    if export is None or visible_state(export, now) != ExportState.READY:
+        raise InvalidDownload("This export is not ready for download.")
+    return export, issued_at
+
+
+def download_export(export, user=None, url_issued_at=None, ip_address=None):
+    """Record a download of a ready export; the path of its file to send.
+
+    ``user`` for a member's download, ``url_issued_at`` for a signed URL's. Raises
+    ``ServiceError`` if the export has no file (not ready, or expired).
+    """
+    if visible_state(export) != ExportState.READY or not export.file_name:
+        raise ServiceError("This export has no file to download: it is not ready or expired.")
+    path = exports_dir() / export.file_name
+    if not path.is_file():
+        raise ServiceError("This export's file is gone: create the export again.")
+    db.session.add(
+        ExportDownload(
+            export_id=export.id,
+            user_id=user.id if user is not None else None,
+            via="session" if user is not None else "signed_url",
+            url_issued_at=url_issued_at,
+            ip_address=(ip_address or "")[:64] or None,
+            downloaded_at=utcnow(),
+        )
+    )
+    db.session.flush()
+    return path
+
+
+def download_name(export):
+    """The file name a browser saves the export under."""
+    return f"{export.id}.{FORMATS[export.format].extension}"
+
+
+def mimetype(export):
+    """The file's media type."""
+    return FORMATS[export.format].mimetype

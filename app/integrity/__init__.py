@@ -1,0 +1,1 @@
+"""Integrity: each organization's hash chain, its verification, and purge checkpoints."""

@@ -1,0 +1,142 @@
+"""The hash chain: each event's canonical document, its hash, and appending to the chain.
+
+Every insert path (the event writer, the dashboard's own events) calls ``append`` inside
+its inserting transaction. The algorithm is specified in docs/integrity.md; keep the two
+in step.
+"""
+
+import functools
+import hashlib
+import json
+
+import orjson
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.events.models import Event
+from app.integrity.models import GENESIS_HASH, ChainHead
+from app.timestamps import isoformat_exact
+
+HEADS = ChainHead.__table__
+EVENTS = Event.__table__
+# The fields an event's document adds to the stored event (which never has them).
+CHAIN_FIELDS = ("id", "organization_id", "received_at", "seq")
+
+# Built once: the writer runs them on every transaction.
+HEAD = select(HEADS.c.seq, HEADS.c.hash).where(HEADS.c.organization_id == bindparam("org"))
+HEAD_FOR_UPDATE = HEAD.with_for_update()
+MOVE_HEAD = (
+    update(HEADS)
+    .where(HEADS.c.organization_id == bindparam("org"))
+    .values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
+
+
+def document(payload, event_id, org_id, received_at, seq):
+    """The document an event's hash covers: the stored event and where it sits in the log."""
+    return {
+        **payload,
+        "id": event_id,
+        "organization_id": org_id,
+        "received_at": received_at_text(received_at),
+        "seq": seq,
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def received_at_text(received_at):
+    """``received_at`` as the document writes it (cached: a batch's events share one)."""
+    return isoformat_exact(received_at)
+
+
+def canonical_bytes(doc):
+    """The document as canonical JSON: sorted keys, no whitespace, UTF-8, nothing escaped
+    that JSON does not require.
+
+    The definition is Python's ``json.dumps(doc, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``; orjson writes the same bytes faster for every document without
+    a fractional number, whose notation differs between the two (e.g. ``1e-06``).
+    """
+    if not _has_float(doc):
+        try:
+            return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # an integer beyond 64 bits: json's turn
+            pass
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _has_float(doc):
+    """Whether a metadata value is a float: the only place an accepted event has one.
+
+    (A document of another shape is not an accepted event, and fails verification
+    whichever serializer wrote it.)
+    """
+    actor, targets = doc.get("actor"), doc.get("targets")
+    holders = [doc, actor, *(targets if isinstance(targets, list) else [])]
+    sources = [holder.get("metadata") for holder in holders if isinstance(holder, dict)]
+    return any(
+        isinstance(value, float)
+        for source in sources
+        if isinstance(source, dict)
+        for value in source.values()
+    )
+
+
+def chain_hash(previous_hash, doc):
+    """SHA-256, in lower-case hex, of the previous hash (64 ASCII hex characters) followed
+    by the document's canonical bytes."""
+    return hashlib.sha256(previous_hash.encode() + canonical_bytes(doc)).hexdigest()
+
+
+def lock_head(connection, org_id):
+    """The organization's chain head ``(seq, hash)``, locked until the transaction ends.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` on its chain_heads row (created first if
+    missing), so concurrent transactions of one organization append one after another.
+    SQLite: the transaction already holds the database's only write lock.
+    """
+    statement = HEAD_FOR_UPDATE if connection.dialect.name == "postgresql" else HEAD
+    head = connection.execute(statement, {"org": org_id}).first()
+    if head is None:
+        connection.execute(new_head_statement(connection.dialect.name, org_id))
+        head = connection.execute(statement, {"org": org_id}).first()
+    return head.seq, head.hash
+
+
+def new_head_statement(dialect, org_id):
+    """``INSERT ... ON CONFLICT DO NOTHING`` of an empty chain head."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(HEADS)
+        .values(
+            organization_id=org_id,
+            seq=0,
+            hash=GENESIS_HASH,
+            purged_through_seq=0,
+            purged_through_hash=GENESIS_HASH,
+        )
+        .on_conflict_do_nothing(index_elements=["organization_id"])
+    )
+
+
+def append(connection, org_id, rows):
+    """Number and hash new events-table rows of one organization, in list order, and move
+    its chain head; the caller inserts the rows in the same transaction, in this order."""
+    seq, previous = lock_head(connection, org_id)
+    for row in rows:
+        seq += 1
+        payload = orjson.loads(row["payload"])
+        doc = document(payload, row["id"], org_id, row["received_at"], seq)
+        row["seq"] = seq
+        row["hash"] = previous = chain_hash(previous, doc)
+    connection.execute(MOVE_HEAD, {"org": org_id, "seq": seq, "hash": previous})
+
+
+def append_all(connection, rows):
+    """``append`` for rows of any organizations, locking each chain in id order (two
+    transactions that lock the same organizations never wait for each other in a cycle)."""
+    by_org = {}
+    for row in rows:
+        by_org.setdefault(row["organization_id"], []).append(row)
+    for org_id in sorted(by_org):
+        append(connection, org_id, by_org[org_id])

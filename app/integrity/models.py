@@ -1,0 +1,84 @@
+"""The head of each organization's hash chain, and the verification runs started in the
+dashboard."""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.columns import UTCDateTime
+from app.extensions import db
+from app.ids import new_id
+from app.timestamps import utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+class ChainHead(db.Model):
+    """Where an organization's chain ends, and where it starts after retention purges.
+
+    Its row is also the lock that keeps the chain linear: every insert path locks it
+    (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's single write lock) before it
+    numbers and hashes new events.
+    """
+
+    __tablename__ = "chain_heads"
+
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)  # the last event's seq, 0 before any
+    hash: Mapped[str] = mapped_column(String(64))  # the last event's hash, else genesis
+    # The purge checkpoint: events up to this seq were deleted by retention, and this was
+    # the hash of the last of them. Verification starts from here.
+    purged_through_seq: Mapped[int] = mapped_column(BigInteger)
+    purged_through_hash: Mapped[str] = mapped_column(String(64))
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RunState:
+    """The states of a verification run."""
+
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed"  # the chain does not verify
+    ERROR = "error"  # the run itself could not finish
+
+
+class VerificationRun(db.Model):
+    """One "Verify integrity" run of the dashboard: who asked, how far it got, what it found."""
+
+    __tablename__ = "verification_runs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ver"))
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    requested_by_id: Mapped[str | None] = mapped_column(String(40))
+    requested_by_email: Mapped[str | None] = mapped_column(String(254))
+    # Where the request came from, for the audit event recorded when the run ends.
+    request_location: Mapped[str | None] = mapped_column(String(256))
+    request_user_agent: Mapped[str | None] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(16), default=RunState.RUNNING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)  # events to check
+    checked: Mapped[int] = mapped_column(BigInteger, default=0)
+    head_seq: Mapped[int | None] = mapped_column(BigInteger)
+    head_hash: Mapped[str | None] = mapped_column(String(64))
+    bad_seq: Mapped[int | None] = mapped_column(BigInteger)
+    problem: Mapped[str | None] = mapped_column(String(16))  # changed, missing, out_of_order
+    message: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def finished(self):
+        """Whether the run has ended, one way or another."""
+        return self.state != RunState.RUNNING
+
+    @property
+    def percent(self):
+        """How far the run has got, 0 to 100."""
+        if not self.total:
+            return 100 if self.finished else 0
+        return min(100, self.checked * 100 // self.total)

@@ -1,0 +1,1 @@
+"""Maintenance: the daily job (retention purge and other clean-ups) and its scheduler."""

@@ -1,0 +1,71 @@
+"""Settings → Retention: how long the organization keeps its events."""
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from app.extensions import db
+from app.integrity import verify
+from app.orgs.access import org_view
+from app.orgs.models import Role
+from app.retention import services
+from app.retention.forms import RetentionForm
+from app.service_errors import ServiceError
+from app.timestamps import utcnow
+from app.trail import services as trail
+from app.web.form_errors import show_service_error
+
+bp = Blueprint("retention", __name__)
+
+
+def render_settings(org, form=None, status=200):
+    """The retention page: the form, the purge checkpoint and what is due now."""
+    if form is None:
+        days = org.retention_period_in_days
+        form = RetentionForm(data={"retention_period_in_days": str(days) if days else None})
+    plan = services.purge_plan(utcnow(), org.id)
+    return render_template(
+        "retention/settings.html",
+        form=form,
+        head=verify.read_head(org.id),
+        due=plan[0] if plan else None,
+    ), status
+
+
+@bp.get("/orgs/<org_id>/settings/retention")
+@org_view(Role.ADMIN)
+def settings(org):
+    """The organization's retention period."""
+    return render_settings(org)
+
+
+@bp.post("/orgs/<org_id>/settings/retention")
+@org_view(Role.ADMIN)
+def change(org):
+    """Set the retention period, recording the change in the organization's log."""
+    form = RetentionForm()
+    if form.validate_on_submit():
+        previous = org.retention_period_in_days
+        try:
+            services.set_retention(org, int(form.retention_period_in_days.data))
+        except ServiceError as error:
+            show_service_error(form, error)
+        else:
+            if previous != org.retention_period_in_days:
+                trail.record(
+                    org.id,
+                    "dashboard.retention_changed",
+                    current_user,
+                    targets=[trail.Target("organization", org.id, org.name)],
+                    metadata={
+                        "retention_period_in_days": org.retention_period_in_days,
+                        "previous_retention_period_in_days": previous,
+                    },
+                )
+            db.session.commit()
+            flash(
+                f"Events are now kept for {org.retention_period_in_days} days after they are "
+                "received.",
+                "success",
+            )
+            return redirect(url_for("retention.settings", org_id=org.id), code=303)
+    return render_settings(org, form, 422)

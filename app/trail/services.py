@@ -1,0 +1,167 @@
+"""Recording what people do in the dashboard, as events in the affected organization's log.
+
+Built-in actions live in the reserved ``dashboard.`` namespace: no schema can be created
+for it (app/schemas/definition.py), so the API, which refuses actions without a schema,
+can never forge one. They go through the same chain as every event, in the transaction
+of the change they record, so the change and its audit event commit together.
+"""
+
+from dataclasses import dataclass
+
+from flask import has_request_context, request
+from sqlalchemy import insert
+
+from app.events.models import Event, EventTarget
+from app.events.services import event_row, target_rows
+from app.events.shape import EventShape
+from app.extensions import db
+from app.integrity import chain
+from app.schemas.definition import RESERVED_PREFIX
+from app.timestamps import isoformat_exact, utcnow
+
+ACTOR_TYPE = "dashboard_user"
+UNKNOWN_LOCATION = "unknown"
+MAX_USER_AGENT = 1024
+
+# Every built-in action, with what the viewer's filter calls it.
+ACTIONS = {
+    "dashboard.signed_in": "Signed in",
+    "dashboard.sign_in_failed": "Sign-in failed",
+    "dashboard.signed_out": "Signed out",
+    "dashboard.organization_created": "Organization created",
+    "dashboard.organization_renamed": "Organization renamed",
+    "dashboard.member_added": "Member added",
+    "dashboard.member_role_changed": "Member role changed",
+    "dashboard.member_removed": "Member removed",
+    "dashboard.schema_created": "Schema created",
+    "dashboard.schema_updated": "Schema version added",
+    "dashboard.api_key_created": "API key created",
+    "dashboard.api_key_revoked": "API key revoked",
+    "dashboard.retention_changed": "Retention changed",
+    "dashboard.export_created": "Export created",
+    "dashboard.export_downloaded": "Export downloaded",
+    "dashboard.integrity_verified": "Integrity verified",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A dashboard user as an event's actor (a User works as well)."""
+
+    id: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a dashboard action came from."""
+
+    location: str
+    user_agent: str | None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a dashboard action affected."""
+
+    type: str
+    id: str
+    name: str | None = None
+    metadata: dict | None = None
+
+
+def is_builtin(action):
+    """Whether an action name is in the reserved namespace."""
+    return action.startswith(RESERVED_PREFIX)
+
+
+def request_context():
+    """The client's address and user agent for the current request (``unknown`` outside one)."""
+    if not has_request_context():
+        return Context(UNKNOWN_LOCATION, None)
+    # request.remote_addr is the proxy-corrected address when a proxy fix is installed.
+    location = (request.remote_addr or UNKNOWN_LOCATION)[:256]
+    user_agent = request.headers.get("User-Agent") or None
+    return Context(location, user_agent[:MAX_USER_AGENT] if user_agent else None)
+
+
+def record(org_ids, action, user, targets=(), metadata=None, context=None):
+    """Record a dashboard action in each organization's log, in the current transaction.
+
+    ``org_ids`` is one organization id or several; ``user`` has ``id`` and ``email``;
+    ``context`` defaults to the current request's. The caller commits (on SQLite, in a
+    transaction that may write: any POST, or after ``database.writing()``).
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"{action!r} is not a built-in dashboard action")
+    org_ids = [org_ids] if isinstance(org_ids, str) else sorted(set(org_ids))
+    if not org_ids:
+        return
+    raw = build_event(action, user, targets, metadata, context or request_context())
+    parsed = EventShape.model_validate(raw)
+    received_at = utcnow()
+    rows = [event_row(org_id, raw, parsed, received_at) for org_id in org_ids]
+    connection = db.session.connection()
+    chain.append_all(connection, rows)
+    connection.execute(insert(Event), rows)
+    targets_rows = [target for row in rows for target in target_rows(row, parsed)]
+    if targets_rows:
+        connection.execute(insert(EventTarget), targets_rows)
+
+
+def build_event(action, user, targets, metadata, context):
+    """The event, as the API would have accepted it."""
+    event = {
+        "action": action,
+        "occurred_at": isoformat_exact(utcnow()),
+        "actor": {"type": ACTOR_TYPE, "id": user.id, "name": user.email},
+        "targets": [target_json(target) for target in targets],
+        "context": {"location": context.location},
+    }
+    if context.user_agent:
+        event["context"]["user_agent"] = context.user_agent
+    metadata = without_empty(metadata)
+    if metadata:
+        event["metadata"] = metadata
+    return event
+
+
+def target_json(target):
+    """One target as the API takes it."""
+    found = {"type": target.type, "id": target.id}
+    if target.name is not None:
+        found["name"] = target.name
+    metadata = without_empty(target.metadata)
+    if metadata:
+        found["metadata"] = metadata
+    return found
+
+
+def without_empty(metadata):
+    """Metadata without ``None`` values (events cannot carry null)."""
+    return {key: value for key, value in (metadata or {}).items() if value is not None}
+
+
+def organization_target(org):
+    """An organization as a target."""
+    return Target("organization", org.id, org.name)
+
+
+def member_target(membership):
+    """A member (their account, with their role here) as a target."""
+    return Target(
+        "dashboard_user",
+        membership.user.id,
+        membership.user.email,
+        {"role": membership.role.value},
+    )
+
+
+def api_key_target(key):
+    """An API key (by id and name, never its secret) as a target."""
+    return Target("api_key", key.id, key.name, {"prefix": key.prefix})
+
+
+def action_target(name):
+    """A configured action (its schema) as a target."""
+    return Target("action", name, name)

@@ -1,0 +1,257 @@
+"""The retention purge: deletes what is past each organization's period, keeps the chain
+verifiable, survives interruption; the daily job that runs it."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from app.events import services as event_services
+from app.events.models import Event, EventTarget, IdempotencyRecord
+from app.extensions import db
+from app.integrity import verify
+from app.maintenance import services as maintenance
+from app.orgs.services import get_organization
+from app.retention import services as retention
+from tests.conftest import seed_event
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def make_aged_events(app, make_events, monkeypatch):
+    """Store ``n`` events received ``days`` days before NOW."""
+
+    def make(org_id, n, days):
+        received = NOW - timedelta(days=days)
+        monkeypatch.setattr(event_services, "utcnow", lambda: received)
+        events = [
+            seed_event(
+                actor={"type": "user", "id": f"user_{days}_{i}", "name": f"User {i}"},
+                targets=[{"type": "team", "id": f"team_{i}", "name": f"Team {i}"}],
+            )
+            for i in range(n)
+        ]
+        ids = make_events(org_id, *events)
+        monkeypatch.undo()
+        return ids
+
+    return make
+
+
+def set_period(app, org_id, days):
+    with app.app_context():
+        retention.set_retention(get_organization(org_id), days)
+        db.session.commit()
+
+
+def counts(app, org_id):
+    with app.app_context():
+        events = db.session.scalar(
+            select(func.count()).select_from(Event).where(Event.organization_id == org_id)
+        )
+        targets = db.session.scalar(
+            select(func.count())
+            .select_from(EventTarget)
+            .where(EventTarget.organization_id == org_id)
+        )
+        return events, targets
+
+
+def head_of(app, org_id):
+    with app.app_context():
+        return verify.read_head(org_id)
+
+
+def verified(app, org_id):
+    with app.app_context():
+        return verify.verify_chain(org_id)
+
+
+@pytest.fixture
+def aged(app, make_org, make_aged_events):
+    """An organization keeping 30 days: 7 events of 90 days ago, 5 of 40, 4 of 10."""
+    org_id = make_org("Aged")
+    make_aged_events(org_id, 7, 90)
+    make_aged_events(org_id, 5, 40)
+    make_aged_events(org_id, 4, 10)
+    set_period(app, org_id, 30)
+    return org_id
+
+
+def test_purge_deletes_what_is_past_the_period_and_the_chain_still_verifies(app, aged):
+    with app.app_context():
+        reports = retention.purge(NOW, batch_size=5)
+    assert [(r.org_id, r.events, r.through_seq) for r in reports] == [(aged, 12, 12)]
+    assert counts(app, aged) == (4, 4)
+    head = head_of(app, aged)
+    assert (head.seq, head.purged_through_seq, head.purged_at) == (16, 12, head.purged_at)
+    assert head.purged_at is not None
+    result = verified(app, aged)
+    assert result.ok and result.checked == 4
+
+
+def test_an_organization_without_a_period_keeps_everything(app, make_org, make_aged_events):
+    org_id = make_org("Forever")
+    make_aged_events(org_id, 3, 4000)
+    with app.app_context():
+        assert retention.purge(NOW) == []
+    assert counts(app, org_id) == (3, 3)
+
+
+def test_the_period_counts_from_when_an_event_was_received(app, aged):
+    """Events that occurred long ago but arrived recently stay (seed events occurred 2022)."""
+    with app.app_context():
+        retention.purge(NOW - timedelta(days=50))  # cutoff: 80 days before NOW
+    assert counts(app, aged)[0] == 9
+
+
+def test_a_dry_run_changes_nothing(app, runner, aged, monkeypatch):
+    monkeypatch.setattr("app.retention.cli.utcnow", lambda: NOW)
+    result = runner.invoke(args=["retention", "purge", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"{aged} (Aged): 12 events received before 2026-05-02T12:00:00.000Z" in result.output
+    assert counts(app, aged) == (16, 16)
+    assert head_of(app, aged).purged_through_seq == 0
+
+
+def test_cli_purge_with_as_of(app, runner, aged, monkeypatch):
+    monkeypatch.setattr("app.retention.cli.utcnow", lambda: NOW)
+    as_of = (NOW - timedelta(days=20)).isoformat()
+    result = runner.invoke(args=["retention", "purge", "--as-of", as_of])
+    assert result.exit_code == 0, result.output
+    assert f"{aged} (Aged): 7 events deleted; checkpoint at seq 7." in result.output
+    assert verified(app, aged).ok
+    check = runner.invoke(args=["audit", "verify", "--org", aged])
+    assert check.exit_code == 0 and "Retention purged seq 1 to 7" in check.output
+
+
+@pytest.mark.parametrize(
+    ("as_of", "message"),
+    [
+        ("yesterday", "is not a date or time"),
+        ("2999-01-01", "must not be in the future"),
+        ("1800-01-01", "is not a date or time"),
+    ],
+)
+def test_cli_purge_refuses_a_bad_as_of(runner, aged, as_of, message):
+    result = runner.invoke(args=["retention", "purge", "--as-of", as_of])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_an_interrupted_purge_resumes_and_verifies(app, aged):
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(_count):
+        raise Interrupted
+
+    with app.app_context(), pytest.raises(Interrupted):
+        retention.purge(NOW, batch_size=5, progress=interrupt)
+    assert counts(app, aged)[0] == 11  # the first batch committed with its checkpoint
+    assert head_of(app, aged).purged_through_seq == 5
+    assert verified(app, aged).ok
+    with app.app_context():
+        reports = retention.purge(NOW, batch_size=5)
+    assert reports[0].events == 7
+    assert counts(app, aged)[0] == 4
+    assert verified(app, aged).ok
+
+
+def test_purging_twice_deletes_nothing_more(app, aged):
+    with app.app_context():
+        retention.purge(NOW)
+        again = retention.purge(NOW)
+    assert again[0].events == 0 and again[0].through_seq == 12
+    assert verified(app, aged).ok
+
+
+def test_everything_purged_still_verifies(app, aged):
+    with app.app_context():
+        retention.purge(NOW + timedelta(days=60))
+    assert counts(app, aged) == (0, 0)
+    result = verified(app, aged)
+    assert result.ok and result.checked == 0 and result.head.seq == 16
+
+
+def test_purge_stops_at_tampering_and_keeps_the_evidence(app, runner, aged):
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE events SET actor_name = 'x' WHERE organization_id = :org AND seq = 4"),
+            {"org": aged},
+        )
+    with app.app_context():
+        reports = retention.purge(NOW, batch_size=5)
+    assert reports[0].events == 3 and reports[0].finding.seq == 4
+    assert counts(app, aged)[0] == 13
+    result = verified(app, aged)
+    assert (result.finding.seq, result.finding.problem) == (4, verify.Problem.CHANGED)
+
+
+def test_verification_follows_a_purge_that_runs_during_it(app, aged):
+    """A walk that meets a gap the purge just made carries on from the new checkpoint."""
+
+    def purge_meanwhile(_count):
+        with app.app_context():
+            retention.purge(NOW)
+
+    with app.app_context():
+        result = verify.verify_chain(aged, progress=purge_meanwhile, page_size=3)
+    assert result.ok
+
+
+def test_expired_idempotency_records_are_purged(app, make_org):
+    org_id = make_org()
+    with app.app_context():
+        for key, age in (("old", timedelta(hours=25)), ("new", timedelta(hours=23))):
+            db.session.add(
+                IdempotencyRecord(
+                    organization_id=org_id,
+                    key=key,
+                    request_hash="0" * 64,
+                    status_code=200,
+                    response_body="{}",
+                    created_at=NOW - age,
+                )
+            )
+        db.session.commit()
+        retention.purge(NOW)
+        assert db.session.scalars(select(IdempotencyRecord.key)).all() == ["new"]
+
+
+def test_the_daily_job_runs_once_a_day_in_one_process(app, aged):
+    with app.app_context():
+        first = maintenance.run_if_due("process-a", NOW)
+        assert "purge_expired" in first
+        assert maintenance.run_if_due("process-b", NOW + timedelta(hours=1)) is None
+        assert maintenance.run_if_due("process-b", NOW + timedelta(days=1, minutes=1)) is not None
+    assert counts(app, aged)[0] == 4
+
+
+def test_a_process_holding_the_job_keeps_others_out_until_its_lease_ends(app, aged):
+    with app.app_context():
+        assert maintenance.claim("process-a", NOW)
+        assert not maintenance.claim("process-b", NOW + timedelta(minutes=5))
+        # process-a died without finishing: after the lease, another process runs it.
+        assert maintenance.run_if_due("process-b", NOW + maintenance.LEASE + timedelta(seconds=1))
+
+
+def test_a_failing_daily_task_does_not_stop_the_others(app, aged, monkeypatch):
+    ran = []
+
+    def broken(_now):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(maintenance, "DAILY_TASKS", [broken, lambda now: ran.append(now) or "ok"])
+    with app.app_context():
+        summary = maintenance.run_if_due("process-a", NOW)
+    assert ran == [NOW]
+    assert "broken: failed" in summary
+
+
+def test_an_unknown_retention_purge_setting_is_refused(database):
+    from app import create_app
+
+    with pytest.raises(ValueError, match="RETENTION_PURGE must be one of daily, off"):
+        create_app({"SQLALCHEMY_DATABASE_URI": database, "RETENTION_PURGE": "weekly"})

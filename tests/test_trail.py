@@ -1,0 +1,281 @@
+"""The dashboard audits itself: each action people take there is an event in the
+organization's own log, with the person as actor and their address and browser as context."""
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from app.events.models import Event
+from app.extensions import db
+from app.integrity import services as integrity
+from app.integrity import verify
+from app.keys.models import ApiKey
+from app.orgs.models import Membership, Role
+from tests.conftest import PASSWORD
+
+USER_AGENT = "TrailTest/1.0 (like a browser)"
+
+
+@pytest.fixture
+def client(app):
+    """A test client that sends a browser-like User-Agent."""
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = USER_AGENT
+    return client
+
+
+def dashboard_events(app, org_id):
+    """The organization's built-in events, oldest first, as stored (payload dicts)."""
+    with app.app_context():
+        payloads = db.session.scalars(
+            select(Event.payload)
+            .where(Event.organization_id == org_id, Event.action.startswith("dashboard."))
+            .order_by(Event.seq)
+        ).all()
+    return [json.loads(payload) for payload in payloads]
+
+
+def last_event(app, org_id, action):
+    found = [event for event in dashboard_events(app, org_id) if event["action"] == action]
+    assert found, f"no {action} event in {[e['action'] for e in dashboard_events(app, org_id)]}"
+    return found[-1]
+
+
+def user_id(app, email):
+    from app.auth.services import find_user
+
+    with app.app_context():
+        return find_user(email).id
+
+
+def assert_by(app, event, email):
+    """The actor is the dashboard user and the context their address and browser."""
+    assert event["actor"] == {"type": "dashboard_user", "id": user_id(app, email), "name": email}
+    assert event["context"] == {"location": "127.0.0.1", "user_agent": USER_AGENT}
+
+
+def test_signing_in_and_out_is_recorded_in_every_organization_of_the_user(
+    app, auth, make_org, make_user
+):
+    first, second, other = make_org("First"), make_org("Second"), make_org("Other")
+    make_user("ann@example.com", first, Role.ADMIN)
+    make_user("ann@example.com", second, Role.VIEWER)
+    assert auth.login("ann@example.com").status_code == 303
+    assert auth.logout().status_code == 303
+    for org_id in (first, second):
+        actions = [event["action"] for event in dashboard_events(app, org_id)]
+        assert actions == ["dashboard.signed_in", "dashboard.signed_out"]
+        assert_by(app, last_event(app, org_id, "dashboard.signed_in"), "ann@example.com")
+        assert_by(app, last_event(app, org_id, "dashboard.signed_out"), "ann@example.com")
+    assert dashboard_events(app, other) == []
+
+
+def test_a_failed_sign_in_is_recorded_for_a_known_email_only(app, auth, make_org, make_user):
+    org_id = make_org()
+    make_user("ann@example.com", org_id)
+    assert auth.login("ann@example.com", "wrong password!").status_code == 422
+    assert auth.login("nobody@example.com", PASSWORD).status_code == 422
+    events = dashboard_events(app, org_id)
+    assert [event["action"] for event in events] == ["dashboard.sign_in_failed"]
+    assert_by(app, events[0], "ann@example.com")
+    assert events[0]["metadata"] == {"reason": "wrong_password"}
+    with app.app_context():
+        assert db.session.scalar(select(Event.id).where(Event.organization_id != org_id)) is None
+
+
+def test_member_changes_are_recorded_with_the_member_as_target(app, auth, org_admin):
+    response = auth.post(
+        f"/orgs/{org_admin}/members",
+        {"email": "bob@example.com", "role": "viewer", "password": "a long initial password"},
+    )
+    assert response.status_code == 303
+    bob = user_id(app, "bob@example.com")
+    added = last_event(app, org_admin, "dashboard.member_added")
+    assert_by(app, added, "admin@example.com")
+    assert added["targets"] == [
+        {
+            "type": "dashboard_user",
+            "id": bob,
+            "name": "bob@example.com",
+            "metadata": {"role": "viewer"},
+        }
+    ]
+    with app.app_context():
+        membership_id = db.session.scalar(select(Membership.id).where(Membership.user_id == bob))
+    auth.post(f"/orgs/{org_admin}/members/{membership_id}/role", {"role": "admin"})
+    changed = last_event(app, org_admin, "dashboard.member_role_changed")
+    assert changed["metadata"] == {"role": "admin", "previous_role": "viewer"}
+    assert changed["targets"][0]["id"] == bob
+    auth.post(f"/orgs/{org_admin}/members/{membership_id}/remove")
+    removed = last_event(app, org_admin, "dashboard.member_removed")
+    assert removed["targets"][0]["metadata"] == {"role": "admin"}
+    assert_by(app, removed, "admin@example.com")
+
+
+def test_a_refused_change_records_nothing(app, auth, org_admin):
+    with app.app_context():
+        own = db.session.scalar(select(Membership.id))
+    auth.post(f"/orgs/{org_admin}/members/{own}/role", {"role": "viewer"})  # the last admin
+    actions = [event["action"] for event in dashboard_events(app, org_admin)]
+    assert "dashboard.member_role_changed" not in actions
+
+
+def test_schema_changes_are_recorded(app, auth, org_admin):
+    new = auth.post(
+        f"/orgs/{org_admin}/schemas/new", {"name": "invoice.paid", "targets-0-type": "invoice"}
+    )
+    assert new.status_code == 303
+    created = last_event(app, org_admin, "dashboard.schema_created")
+    assert created["targets"] == [{"type": "action", "id": "invoice.paid", "name": "invoice.paid"}]
+    assert created["metadata"] == {"version": 1}
+    edit_url = f"/orgs/{org_admin}/schemas/actions/invoice.paid/edit"
+    auth.post(edit_url, {"targets-0-type": "invoice", "targets-1-type": "team"})
+    auth.post(edit_url, {"targets-0-type": "invoice", "targets-1-type": "team"})  # unchanged
+    updates = [
+        e for e in dashboard_events(app, org_admin) if e["action"] == "dashboard.schema_updated"
+    ]
+    assert [e["metadata"] for e in updates] == [{"version": 2}]
+    assert_by(app, updates[0], "admin@example.com")
+
+
+def test_api_key_creation_and_revocation_are_recorded(app, auth, org_admin):
+    response = auth.post(f"/orgs/{org_admin}/settings/api-keys", {"name": "Billing"})
+    assert response.status_code == 201
+    with app.app_context():
+        key = db.session.scalar(select(ApiKey))
+        key_id, prefix = key.id, key.prefix
+    created = last_event(app, org_admin, "dashboard.api_key_created")
+    assert created["targets"] == [
+        {"type": "api_key", "id": key_id, "name": "Billing", "metadata": {"prefix": prefix}}
+    ]
+    assert "sk_" not in json.dumps(created).replace(prefix, "")  # never the secret
+    auth.post(f"/orgs/{org_admin}/settings/api-keys/{key_id}/revoke")
+    auth.post(f"/orgs/{org_admin}/settings/api-keys/{key_id}/revoke")  # already revoked
+    revoked = [
+        e for e in dashboard_events(app, org_admin) if e["action"] == "dashboard.api_key_revoked"
+    ]
+    assert len(revoked) == 1
+    assert_by(app, revoked[0], "admin@example.com")
+
+
+def test_retention_changes_are_recorded(app, client, auth, org_admin):
+    page = client.get(f"/orgs/{org_admin}/settings/retention").get_data(as_text=True)
+    assert "events are kept forever" in page
+    response = auth.post(
+        f"/orgs/{org_admin}/settings/retention", {"retention_period_in_days": "365"}
+    )
+    assert response.status_code == 303
+    changed = last_event(app, org_admin, "dashboard.retention_changed")
+    assert changed["metadata"] == {"retention_period_in_days": 365}
+    assert_by(app, changed, "admin@example.com")
+    auth.post(f"/orgs/{org_admin}/settings/retention", {"retention_period_in_days": "30"})
+    changed = last_event(app, org_admin, "dashboard.retention_changed")
+    assert changed["metadata"] == {
+        "retention_period_in_days": 30,
+        "previous_retention_period_in_days": 365,
+    }
+    page = client.get(f"/orgs/{org_admin}/settings/retention").get_data(as_text=True)
+    assert "Events are kept for <strong>30 days</strong>" in page
+
+
+@pytest.mark.parametrize("value", ["31", "0", "forever", ""])
+def test_a_period_that_is_not_offered_is_refused_inline(app, auth, org_admin, value):
+    response = auth.post(
+        f"/orgs/{org_admin}/settings/retention", {"retention_period_in_days": value}
+    )
+    assert response.status_code == 422
+    assert "Not a valid choice" in response.get_data(as_text=True)
+    with app.app_context():
+        from app.orgs.services import get_organization
+
+        assert get_organization(org_admin).retention_period_in_days is None
+    assert dashboard_events(app, org_admin) == []
+
+
+def test_renaming_the_organization_is_recorded(app, auth, org_admin):
+    auth.post(f"/orgs/{org_admin}/settings", {"name": "Acme Corp"})
+    renamed = last_event(app, org_admin, "dashboard.organization_renamed")
+    assert renamed["targets"] == [{"type": "organization", "id": org_admin, "name": "Acme Corp"}]
+    assert renamed["metadata"] == {"previous_name": "Acme"}
+
+
+def test_a_verification_run_is_recorded_with_its_result(app, client, auth, org_admin):
+    response = auth.post(f"/orgs/{org_admin}/integrity/verify")
+    assert response.status_code == 303
+    integrity.wait_for_runs(app)
+    with app.app_context():
+        run = integrity.recent_runs(org_admin)[0]
+        run_id, state = run.id, run.state
+    assert state == "passed"
+    verified = last_event(app, org_admin, "dashboard.integrity_verified")
+    assert verified["targets"] == [{"type": "verification_run", "id": run_id}]
+    assert verified["metadata"]["result"] == "passed"
+    assert_by(app, verified, "admin@example.com")
+    page = client.get(f"/orgs/{org_admin}/integrity").get_data(as_text=True)
+    assert "Intact." in page
+
+
+def test_dashboard_events_are_in_the_chain_and_the_viewer(app, client, auth, org_admin):
+    auth.post(f"/orgs/{org_admin}/settings/api-keys", {"name": "Billing <script>"})
+    with app.app_context():
+        assert verify.verify_chain(org_admin).ok
+    page = client.get(f"/orgs/{org_admin}/events").get_data(as_text=True)
+    assert "dashboard.api_key_created" in page
+    assert "Billing &lt;script&gt;" in page
+    assert 'value="dashboard.retention_changed"' in page  # selectable before it happens
+    filtered = client.get(f"/orgs/{org_admin}/events?action=dashboard.api_key_created")
+    assert filtered.status_code == 200
+    assert "dashboard.signed_in" not in filtered.get_data(as_text=True).split("<tbody")[-1]
+
+
+@pytest.mark.parametrize("action", ["dashboard.signed_in", "Dashboard.signed_in"])
+def test_the_api_cannot_claim_or_forge_built_in_actions(api, action):
+    response = api.post(f"/audit_logs/actions/{action}/schemas", {"targets": [{"type": "user"}]})
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["code"] == "reserved"
+    event = {
+        "action": "dashboard.signed_in",
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "actor": {"type": "dashboard_user", "id": "user_1"},
+        "targets": [],
+        "context": {"location": "1.2.3.4"},
+    }
+    forged = api.post("/audit_logs/events", {"organization_id": api.org_id, "event": event})
+    assert forged.status_code == 400
+
+
+def test_the_dashboard_cannot_create_a_built_in_action_either(app, auth, org_admin):
+    response = auth.post(
+        f"/orgs/{org_admin}/schemas/new", {"name": "dashboard.x", "targets-0-type": "user"}
+    )
+    assert response.status_code == 422
+    assert "reserved" in response.get_data(as_text=True)
+
+
+def test_another_organizations_integrity_pages_are_404(app, client, auth, make_org, org_admin):
+    other = make_org("Other")
+    auth.post(f"/orgs/{org_admin}/integrity/verify")
+    integrity.wait_for_runs(app)
+    with app.app_context():
+        run_id = integrity.recent_runs(org_admin)[0].id
+    for url in (
+        f"/orgs/{other}/integrity",
+        f"/orgs/{other}/integrity/runs/{run_id}",
+        f"/orgs/{other}/settings/retention",
+    ):
+        assert client.get(url).status_code == 404
+    assert auth.post(f"/orgs/{other}/integrity/verify").status_code == 404
+    assert client.get(f"/orgs/{org_admin}/integrity/runs/evt_nope").status_code == 404
+
+
+def test_viewers_verify_but_do_not_change_retention(app, client, auth, make_org, make_user):
+    org_id = make_org()
+    make_user("admin@example.com", org_id)
+    make_user("viewer@example.com", org_id, Role.VIEWER)
+    auth.login("viewer@example.com")
+    assert client.get(f"/orgs/{org_id}/integrity").status_code == 200
+    assert client.get(f"/orgs/{org_id}/settings/retention").status_code == 403
+    assert auth.post(f"/orgs/{org_id}/integrity/verify").status_code == 303
+    integrity.wait_for_runs(app)
+    assert_by(app, last_event(app, org_id, "dashboard.integrity_verified"), "viewer@example.com")
