@@ -22,13 +22,15 @@ from app.exports.worker import ExportWorker
 from app.extensions import db
 from app.orgs import services as orgs
 from app.orgs.models import Role
-from app.timestamps import isoformat, utcnow
+from app.timestamps import isoformat, isoformat_exact, utcnow
 from tests.filter_cases import FILTER_CASES, WORLD, event
 
 CONTRACT_HEADER = (
     "id,occurred_at,received_at,action,version,actor_type,actor_id,actor_name,actor_metadata,"
     "targets,context_location,context_user_agent,metadata"
 )
+
+CHAIN_COLUMNS = ["seq", "hash"]  # appended after the contract's columns
 
 
 def export_events(app, org_id, query="", format="csv", **options):
@@ -54,7 +56,7 @@ def csv_rows(data):
     """Parse an export's CSV (BOM, RFC 4180) into dicts, undoing the formula prefix."""
     assert data.startswith(b"\xef\xbb\xbf")
     reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
-    assert reader.fieldnames == CONTRACT_HEADER.split(",")
+    assert reader.fieldnames == [*CONTRACT_HEADER.split(","), *CHAIN_COLUMNS]
     return [{key: unprefixed(value) for key, value in row.items()} for row in reader]
 
 
@@ -143,7 +145,7 @@ def test_csv_round_trips_awkward_values(app, org_id, make_events):
     ids = make_events(org_id, *raws)
     export = export_events(app, org_id)
     data = file_of(app, export)
-    assert data.startswith(b"\xef\xbb\xbf" + CONTRACT_HEADER.encode() + b"\r\n")
+    assert data.startswith(b"\xef\xbb\xbf" + CONTRACT_HEADER.encode() + b",seq,hash\r\n")
     rows = csv_rows(data)
     assert [row["id"] for row in rows] == ids  # newest first: index 0 is the newest
     with app.app_context():
@@ -172,7 +174,9 @@ def test_csv_round_trips_awkward_values(app, org_id, make_events):
     assert raw_rows[0][3] == "'-weird.action"
 
 
-def test_ndjson_is_each_event_as_accepted_plus_id_and_received_at(app, org_id, make_events):
+def test_ndjson_is_each_event_as_accepted_plus_id_received_at_and_its_chain_fields(
+    app, org_id, make_events
+):
     raws = [
         event(1, name="Zoë 🚀", metadata={"b": 1, "a": "x"}),
         event(2, targets=[{"type": "doc", "id": "=1+1", "name": "line\nbreak"}]),
@@ -183,27 +187,87 @@ def test_ndjson_is_each_event_as_accepted_plus_id_and_received_at(app, org_id, m
     assert lines[-1] == ""  # every line ends with a newline
     with app.app_context():
         stored = {e.id: e for e in db.session.scalars(select(Event)).all()}
+    by_seq = {e.seq: e for e in stored.values()}
     for line, event_id in zip(lines[:-1], ids, strict=True):
         parsed = json.loads(line)
-        payload = stored[event_id].payload
+        row = stored[event_id]
         assert parsed == {
             "id": event_id,
-            **json.loads(payload),
-            "received_at": isoformat(stored[event_id].received_at),
+            **json.loads(row.payload),
+            "received_at": isoformat_exact(row.received_at),
+            "organization_id": org_id,
+            "seq": row.seq,
+            "prev_hash": by_seq[row.seq - 1].hash if row.seq > 1 else "0" * 64,
+            "hash": row.hash,
         }
-        assert payload[1:-1] in line  # the accepted JSON, byte for byte
+        assert row.payload[1:-1] in line  # the accepted JSON, byte for byte
         keys = list(parsed)
-        assert keys[0] == "id" and keys[-1] == "received_at"
+        assert keys[0] == "id" and keys[-5:] == [
+            "received_at",
+            "organization_id",
+            "seq",
+            "prev_hash",
+            "hash",
+        ]
+
+
+def test_an_ndjson_export_verifies_on_its_own_and_an_edit_to_it_is_caught(
+    app, org_id, make_events, runner, tmp_path
+):
+    make_events(org_id, *WORLD)
+    path = tmp_path / "export.ndjson"
+    path.write_bytes(file_of(app, export_events(app, org_id, "?action=user.signed_in", "ndjson")))
+    verified = runner.invoke(args=["audit", "verify-export", str(path)])
+    assert verified.exit_code == 0, verified.output
+    assert "OK" in verified.output
+    lines = path.read_text().splitlines()
+    edited = json.loads(lines[0])
+    edited["context"]["location"] = "10.0.0.1"
+    path.write_text("\n".join([json.dumps(edited), *lines[1:]]) + "\n")
+    caught = runner.invoke(args=["audit", "verify-export", str(path)])
+    assert caught.exit_code == 1
+    assert f"seq {edited['seq']}" in caught.output
+
+
+def test_csv_rows_carry_seq_and_hash(app, org_id, world):
+    rows = csv_rows(file_of(app, export_events(app, org_id)))
+    with app.app_context():
+        stored = {e.id: (e.seq, e.hash) for e in db.session.scalars(select(Event)).all()}
+    assert [(int(row["seq"]), row["hash"]) for row in rows] == [stored[row["id"]] for row in rows]
+
+
+def test_an_export_after_a_purge_carries_the_checkpoint_as_the_first_previous_hash(
+    app, org_id, make_events
+):
+    make_events(org_id, *WORLD)
+    with app.app_context():
+        oldest = db.session.scalars(select(Event).order_by(Event.seq)).first()
+        db.session.execute(
+            text("DELETE FROM event_targets WHERE event_id = :id"), {"id": oldest.id}
+        )
+        db.session.execute(text("DELETE FROM events WHERE id = :id"), {"id": oldest.id})
+        db.session.execute(
+            text(
+                "UPDATE chain_heads SET purged_through_seq = :seq, purged_through_hash = :hash"
+                " WHERE organization_id = :org"
+            ),
+            {"seq": oldest.seq, "hash": oldest.hash, "org": org_id},
+        )
+        db.session.commit()
+    lines = file_of(app, export_events(app, org_id, format="ndjson")).decode().splitlines()
+    second = next(json.loads(line) for line in lines if json.loads(line)["seq"] == oldest.seq + 1)
+    assert second["prev_hash"] == oldest.hash
 
 
 def test_an_empty_export_is_a_header_only(app, org_id):
     export = export_events(app, org_id)
     assert export.state == ExportState.READY and export.rows_written == 0
-    assert file_of(app, export) == b"\xef\xbb\xbf" + CONTRACT_HEADER.encode() + b"\r\n"
+    header = ",".join([CONTRACT_HEADER, *CHAIN_COLUMNS])
+    assert file_of(app, export) == b"\xef\xbb\xbf" + header.encode() + b"\r\n"
 
 
-def test_the_header_is_defined_once_and_matches_the_contract():
-    assert ",".join(CSV_HEADER) == CONTRACT_HEADER
+def test_the_header_is_defined_once_and_is_the_contracts_then_the_chain_columns():
+    assert ",".join(CSV_HEADER) == ",".join([CONTRACT_HEADER, *CHAIN_COLUMNS])
 
 
 def test_an_export_never_holds_another_orgs_events(app, org_id, make_org, make_events, world):
@@ -361,6 +425,17 @@ def test_expired_exports_lose_their_file(app, org_id, world):
         assert not path.exists()
     expired = reload(app, export.id)
     assert expired.state == ExportState.EXPIRED and expired.file_name is None
+
+
+def test_the_daily_job_expires_exports(app, org_id, world):
+    from app.maintenance import services as maintenance
+
+    export = export_events(app, org_id)
+    with app.app_context():
+        path = services.exports_dir() / export.file_name
+        summary = maintenance.run_if_due("process-a", export.expires_at)
+    assert "expire_exports: 1 expired" in summary
+    assert not path.exists() and reload(app, export.id).state == ExportState.EXPIRED
 
 
 def test_exports_expire_after_the_configured_days(app, org_id, world):

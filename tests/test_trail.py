@@ -279,3 +279,30 @@ def test_viewers_verify_but_do_not_change_retention(app, client, auth, make_org,
     assert auth.post(f"/orgs/{org_id}/integrity/verify").status_code == 303
     integrity.wait_for_runs(app)
     assert_by(app, last_event(app, org_id, "dashboard.integrity_verified"), "viewer@example.com")
+
+
+def test_export_creation_and_download_are_recorded(app, auth, org_admin, make_events):
+    from app.exports import services as exports
+    from tests.filter_cases import WORLD
+
+    make_events(org_admin, *WORLD)
+    response = auth.post(
+        f"/orgs/{org_admin}/exports",
+        {"format": "ndjson", "action": "user.signed_in", "range": "30d"},
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        export = exports.run_next_export()
+        export_id, name = export.id, exports.download_name(export)
+    created = last_event(app, org_admin, "dashboard.export_created")
+    assert_by(app, created, "admin@example.com")
+    assert created["targets"] == [{"type": "audit_log_export", "id": export_id, "name": name}]
+    assert created["metadata"]["format"] == "ndjson"
+    assert "action=user.signed_in" in created["metadata"]["filters"]
+    download = auth.client.get(f"/orgs/{org_admin}/exports/{export_id}/download")
+    assert download.status_code == 200
+    download.close()
+    downloaded = last_event(app, org_admin, "dashboard.export_downloaded")
+    assert_by(app, downloaded, "admin@example.com")
+    assert downloaded["targets"] == created["targets"]
+    assert downloaded["metadata"]["rows"] == 2

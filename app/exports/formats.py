@@ -11,6 +11,8 @@ import functools
 
 import orjson
 
+from app.timestamps import isoformat_exact
+
 # A cell beginning with one of these is prefixed with "'" so that a spreadsheet shows it
 # as text instead of running it as a formula. "'" itself is in the set so that the
 # prefix can always be removed unambiguously: drop one leading "'" from any text cell.
@@ -38,14 +40,35 @@ CSV_COLUMNS = [
     ("context_location", lambda row, event: row.location),
     ("context_user_agent", lambda row, event: row.user_agent),
     ("metadata", lambda row, event: json_cell(event.get("metadata"))),
+    # The event's place in its organization's hash chain (docs/integrity.md).
+    ("seq", lambda row, event: row.seq),
+    ("hash", lambda row, event: row.hash),
 ]
 CSV_HEADER = [header for header, _value in CSV_COLUMNS]
 CSV_VALUES = [value for _header, value in CSV_COLUMNS]
 
 # Fields NDJSON adds to the event as accepted: (name, value from the row), before and after
-# the event's own fields.
+# the event's own fields. With them, each line holds the document its hash covers and the
+# previous hash, so `flask audit verify-export` can check a file on its own
+# (app/integrity/chain.py, docs/integrity.md).
 NDJSON_LEADING = [("id", lambda row: row.id)]
-NDJSON_TRAILING = [("received_at", lambda row: row.received_at)]
+NDJSON_TRAILING = [
+    ("received_at", lambda row: exact_time(row.received_at_stored)),
+    ("organization_id", lambda row: row.organization_id),
+    ("seq", lambda row: row.seq),
+    ("prev_hash", lambda row: row.prev_hash),
+    ("hash", lambda row: row.hash),
+]
+
+
+def exact_time(stored):
+    """A stored time as the hash chain writes it: milliseconds, or microseconds when it has
+    them (``app.timestamps.isoformat_exact``). SQLite hands over its stored text,
+    ``YYYY-MM-DD HH:MM:SS.ffffff``, reformatted here without parsing it."""
+    if not isinstance(stored, str):
+        return isoformat_exact(stored)
+    end = 23 if stored.endswith("000") else 26
+    return f"{stored[:10]}T{stored[11:end]}Z"
 
 
 def csv_records(rows):
@@ -98,6 +121,7 @@ class CsvFormat:
 
     extension = "csv"
     mimetype = "text/csv"
+    chained = False  # needs no previous hashes
 
     def __init__(self, handle):
         handle.write("\ufeff")
@@ -114,6 +138,7 @@ class NdjsonFormat:
 
     extension = "ndjson"
     mimetype = "application/x-ndjson"
+    chained = True  # each line carries its previous hash
 
     def __init__(self, handle):
         self.handle = handle

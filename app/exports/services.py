@@ -20,7 +20,7 @@ from pathlib import Path
 from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import and_, event, func, literal, or_, select, type_coerce, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 from werkzeug.datastructures import MultiDict
 
 from app import database
@@ -30,6 +30,7 @@ from app.events.models import Event
 from app.exports.formats import FORMATS
 from app.exports.models import Export, ExportDownload, ExportFormat, ExportState
 from app.extensions import db
+from app.integrity.models import ChainHead
 from app.service_errors import ServiceError
 from app.timestamps import utcnow
 
@@ -249,7 +250,7 @@ def write_file(export, path, kind, lease, should_stop):
         total = connection.scalar(select(func.count(Event.pk)).where(*conditions))
         lease.renew(rows_total=total, rows_written=0)
         streaming = connection.execution_options(stream_results=True, yield_per=PAGE_ROWS)
-        query = export_query(conditions, connection.dialect.name)
+        query = export_query(conditions, connection.dialect.name, chained=kind.chained)
         # Closing the result closes PostgreSQL's server-side cursor, also on a failure.
         with (
             streaming.execute(query) as result,
@@ -267,23 +268,43 @@ def write_file(export, path, kind, lease, should_stop):
     return written
 
 
-def export_query(conditions, dialect):
+def export_query(conditions, dialect, chained=False):
     """The events-table columns of the matching events, newest first (as the viewer lists
-    them), the two times already formatted as the API prints them."""
+    them), the two times already formatted as the API prints them.
+
+    ``chained`` (NDJSON) adds what a line needs to be checked on its own: the stored
+    ``received_at`` as is (the hash covers it to the microsecond) and the previous event's
+    hash, which is the purge checkpoint's, or the genesis hash, when there is no previous
+    event left.
+    """
     columns = [
         column
         for column in Event.__table__.c
-        if column.name not in ("occurred_at", "received_at", "pk", "organization_id")
+        if column.name not in ("occurred_at", "received_at", "pk", "search_text")
     ]
-    return (
-        select(
-            *columns,
-            api_time(Event.occurred_at, dialect).label("occurred_at"),
-            api_time(Event.received_at, dialect).label("received_at"),
-        )
-        .where(*conditions)
-        .order_by(Event.occurred_at.desc(), Event.id.desc())
+    query = select(
+        *columns,
+        api_time(Event.occurred_at, dialect).label("occurred_at"),
+        api_time(Event.received_at, dialect).label("received_at"),
     )
+    if chained:
+        previous = aliased(Event)
+        checkpoint = (
+            select(ChainHead.purged_through_hash)
+            .where(
+                ChainHead.organization_id == Event.organization_id,
+                ChainHead.purged_through_seq == Event.seq - 1,
+            )
+            .scalar_subquery()
+        )
+        query = query.add_columns(
+            type_coerce(Event.received_at, db.String).label("received_at_stored"),
+            func.coalesce(previous.hash, checkpoint).label("prev_hash"),
+        ).outerjoin(
+            previous,
+            and_(previous.organization_id == Event.organization_id, previous.seq == Event.seq - 1),
+        )
+    return query.where(*conditions).order_by(Event.occurred_at.desc(), Event.id.desc())
 
 
 def api_time(column, dialect):

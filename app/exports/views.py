@@ -1,5 +1,7 @@
 """The Exports page (list, progress while jobs run, download) and the viewer's Export button."""
 
+from urllib.parse import urlencode
+
 from flask import (
     Blueprint,
     abort,
@@ -21,6 +23,7 @@ from app.extensions import db
 from app.orgs.access import org_view
 from app.service_errors import ServiceError
 from app.timestamps import utcnow
+from app.trail import services as trail
 from app.web.htmx import vary_on_htmx, wants_partial
 
 bp = Blueprint("exports", __name__)
@@ -63,6 +66,13 @@ def create(org):
         )
     except ServiceError as error:
         return render_exports(org, 422, problems=[error.message])
+    trail.record(
+        org.id,
+        "dashboard.export_created",
+        current_user,
+        targets=[export_target(export)],
+        metadata=export_metadata(export),
+    )
     db.session.commit()
     flash(
         f"Export started: a {form.format.data.upper()} file of the events you filtered. "
@@ -85,6 +95,13 @@ def download(org, export_id):
     except ServiceError as error:
         flash(error.message, "error")
         return redirect(url_for("exports.index", org_id=org.id), code=303)
+    trail.record(
+        org.id,
+        "dashboard.export_downloaded",
+        current_user,
+        targets=[export_target(export)],
+        metadata=export_metadata(export),
+    )
     db.session.commit()
     return send_export(export, path)
 
@@ -100,3 +117,17 @@ def send_export(export, path):
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def export_target(export):
+    """An export as the target of a dashboard event."""
+    return trail.Target("audit_log_export", export.id, services.download_name(export))
+
+
+def export_metadata(export):
+    """What the log says about an export: its format, rows and filters (as URL arguments)."""
+    return {
+        "format": export.format,
+        "rows": export.rows_written,
+        "filters": urlencode(services.export_filter(export).to_args(), doseq=True)[:500],
+    }

@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.exports import services as exports
 from app.extensions import db
 from app.maintenance.models import MaintenanceJob
 from app.retention import services as retention
@@ -25,9 +26,15 @@ def purge_expired(now):
     return ", ".join(f"{r.org_id}: {r.events} purged" for r in reports if r.events) or "nothing"
 
 
+def expire_exports(now):
+    """Exports: delete the files of exports past their expiry (state ``expired``)."""
+    expired = exports.expire_exports(now)
+    db.session.commit()
+    return f"{expired} expired"
+
+
 # The daily job's tasks, in order; each takes the moment of the run and returns a summary.
-# Another clean-up (expired export files) joins this list.
-DAILY_TASKS = [purge_expired]
+DAILY_TASKS = [purge_expired, expire_exports]
 
 
 def run_daily_tasks(now):
