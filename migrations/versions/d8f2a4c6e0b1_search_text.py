@@ -20,18 +20,22 @@ down_revision = "b5d7e9f1a3c2"
 branch_labels = None
 depends_on = None
 
-# action, actor name, then every non-null target name, each after a U+001F.
+# action, actor name, then every non-empty target name in position order, each after a
+# U+001F: exactly app/events/search.py's haystack, which verification compares with.
 BACKFILL = {
     "postgresql": """
         UPDATE events SET search_text = events.action || chr(31)
             || coalesce(events.actor_name, '')
             || coalesce((SELECT string_agg(chr(31) || t.name, '' ORDER BY t.position)
-                         FROM event_targets t WHERE t.event_id = events.id), '')
+                         FROM event_targets t
+                         WHERE t.event_id = events.id AND t.name <> ''), '')
     """,
     "sqlite": """
         UPDATE events SET search_text = action || char(31) || coalesce(actor_name, '')
-            || coalesce((SELECT group_concat(char(31) || t.name, '')
-                         FROM event_targets t WHERE t.event_id = events.id), '')
+            || coalesce((SELECT group_concat(char(31) || name, '')
+                         FROM (SELECT t.name FROM event_targets t
+                               WHERE t.event_id = events.id AND t.name <> ''
+                               ORDER BY t.position)), '')
     """,
 }
 
