@@ -86,6 +86,23 @@ def drop_sqlite_search():
     op.execute("DROP TABLE IF EXISTS event_targets_fts")
 
 
+def refresh_sqlite_statistics():
+    """Re-analyze events where the planner has statistics from before this revision.
+
+    Partial statistics mislead SQLite: the previous revision's unique (organization, seq)
+    index has none, so the planner took it for selective and sorted whole organizations
+    instead of walking (organization, occurred_at). A database never analyzed keeps
+    SQLite's default guesses, which already prefer the right index.
+    """
+    bind = op.get_bind()
+    has_statistics = (
+        bind.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
+        and bind.exec_driver_sql("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'events' LIMIT 1").first()
+    )
+    if has_statistics:
+        op.execute("ANALYZE events")
+
+
 def upgrade():
     dialect = op.get_bind().dialect.name
     # Not a batch operation: recreating events on SQLite would drop the FTS5 triggers.
@@ -95,6 +112,7 @@ def upgrade():
         drop_sqlite_search()
         for statement in SQLITE_SEARCH:
             op.execute(statement)
+        refresh_sqlite_statistics()
     if dialect == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_events_search_trgm")
         op.execute("DROP INDEX IF EXISTS ix_event_targets_name_trgm")
