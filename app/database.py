@@ -52,6 +52,20 @@ def writing():
     g.sqlite_write_lock = True
 
 
+def snapshot():
+    """End the current transaction; the next one reads the database as of one moment.
+
+    SQLite's transactions always do (from their first read, in WAL mode). PostgreSQL's
+    default, READ COMMITTED, lets each statement see what committed after the one before
+    it; ``REPEATABLE READ`` gives the whole transaction one snapshot.
+    """
+    from app.extensions import db
+
+    db.session.commit()
+    if db.engine.dialect.name != "sqlite":
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 @contextmanager
 def read_only_connection():
     """A connection of its own in a transaction that only reads: one consistent snapshot.

@@ -12,10 +12,11 @@ from app.events.services import event_row, target_rows
 from app.events.shape import EventShape
 from app.events.writer import EventWriter, Job
 from app.extensions import db
-from app.integrity import chain, services, verify
+from app.integrity import chain, verify
 from app.integrity.models import GENESIS_HASH
 from app.timestamps import utcnow
 from tests.conftest import seed_event
+from tests.test_exports import export_events, file_of
 
 
 def events_for(n, actor="user_1"):
@@ -348,19 +349,10 @@ def test_cli_verify_needs_a_known_organization(runner, chained):
 
 
 def export_lines(app, org_id):
-    """NDJSON lines as the export carries them (newest first, like the viewer)."""
-    with app.app_context():
-        events = db.session.scalars(
-            select(Event).where(Event.organization_id == org_id).order_by(Event.seq.desc())
-        ).all()
-        previous = services.previous_hashes(org_id, events)
-        return [
-            json.dumps(
-                services.export_record(event, json.loads(event.payload), previous[event.id]),
-                ensure_ascii=False,
-            )
-            for event in events
-        ]
+    """The lines of a real NDJSON export of the organization's events, newest seq first
+    (so that line n is seq 11 - n, whatever order the events occurred in)."""
+    data = file_of(app, export_events(app, org_id, format="ndjson")).decode()
+    return sorted(data.splitlines(), key=lambda line: json.loads(line)["seq"], reverse=True)
 
 
 def test_an_exported_file_verifies_on_its_own(app, runner, chained, tmp_path):
@@ -387,7 +379,7 @@ def test_a_filtered_export_verifies_line_by_line(app, runner, chained, tmp_path)
     ("change", "message"),
     [
         (lambda line: line.replace("User 4", "Mallory"), "line 6 (seq 5): changed"),
-        (lambda line: line.replace('"seq": 5', '"seq": 4'), "line 6 (seq 4): changed"),
+        (lambda line: line.replace('"seq":5', '"seq":4'), "line 6 (seq 4): changed"),
         (lambda line: line[:-30], "line 6: changed"),
         (lambda line: json.dumps({"id": "evt_1"}), "line 6: changed"),
     ],

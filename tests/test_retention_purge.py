@@ -1,6 +1,7 @@
 """The retention purge: deletes what is past each organization's period, keeps the chain
 verifiable, survives interruption; the daily job that runs it."""
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from app.events.models import Event, EventTarget, IdempotencyRecord
 from app.extensions import db
 from app.integrity import verify
 from app.maintenance import services as maintenance
+from app.maintenance.models import MaintenanceJob
 from app.orgs.services import get_organization
 from app.retention import services as retention
 from tests.conftest import seed_event
@@ -115,6 +117,29 @@ def test_a_dry_run_changes_nothing(app, runner, aged, monkeypatch):
     assert head_of(app, aged).purged_through_seq == 0
 
 
+def test_the_plan_counts_what_the_purge_would_delete(app, make_org, make_aged_events):
+    """The purge deletes in seq order and stops at the first event not past the period; an
+    older event after it waits for the next purge, and the plan says so."""
+    org_id = make_org("Late arrivals")
+    make_aged_events(org_id, 3, 90)
+    make_aged_events(org_id, 1, 10)
+    make_aged_events(org_id, 2, 90)  # stored after the recent one (a clock set back)
+    set_period(app, org_id, 30)
+    with app.app_context():
+        planned = retention.purge_plan(NOW)[0]
+        purged = retention.purge(NOW)[0]
+    assert (planned.events, planned.events_text) == (3, "3 events")
+    assert purged.events == 3 and counts(app, org_id)[0] == 3
+
+
+def test_the_plan_stops_counting_at_its_limit(app, aged):
+    with app.app_context():
+        capped = retention.purge_plan(NOW, limit=5)[0]
+        exact = retention.purge_plan(NOW, limit=12)[0]
+    assert (capped.events, capped.more, capped.events_text) == (5, True, "more than 5 events")
+    assert (exact.events, exact.more, exact.events_text) == (12, False, "12 events")
+
+
 def test_cli_purge_with_as_of(app, runner, aged, monkeypatch):
     monkeypatch.setattr("app.retention.cli.utcnow", lambda: NOW)
     as_of = (NOW - timedelta(days=20)).isoformat()
@@ -201,6 +226,51 @@ def test_verification_follows_a_purge_that_runs_during_it(app, aged):
     assert result.ok
 
 
+def test_verification_follows_a_purge_of_everything_it_was_to_check(
+    app, make_org, make_aged_events
+):
+    """Every event expires while the walk is on its first page: it finds no more events,
+    and the purge checkpoint, now at the head, explains why."""
+    org_id = make_org("Expiring")
+    make_aged_events(org_id, 9, 90)
+    set_period(app, org_id, 30)
+    purges = []
+
+    def purge_meanwhile(_count):
+        if not purges:
+            with app.app_context():
+                purges.append(retention.purge(NOW)[0].events)
+
+    with app.app_context():
+        result = verify.verify_chain(org_id, progress=purge_meanwhile, page_size=3)
+    assert purges == [9]
+    assert result.ok, result.finding
+    assert result.checked == 3 and result.head.seq == 9
+    assert verified(app, org_id).ok
+
+
+def test_verification_reports_nothing_about_events_a_purge_deleted_as_it_read_them(
+    app, aged, monkeypatch
+):
+    """The events of a page are read, then a purge commits, then their targets are read
+    (two statements, as at PostgreSQL's READ COMMITTED): the targets look missing."""
+    read_page = verify.read_page
+
+    def racing_read_page(*args):
+        page = read_page(*args)
+        monkeypatch.setattr(verify, "read_page", read_page)  # once (the purge reads pages too)
+        with app.app_context():
+            assert retention.purge(NOW)[0].events == 12
+        return [verify.StoredEvent(stored.row, []) for stored in page]
+
+    monkeypatch.setattr(verify, "read_page", racing_read_page)
+    with app.app_context():
+        result = verify.verify_chain(aged, page_size=3)
+    assert counts(app, aged) == (4, 4)
+    assert result.ok, result.finding
+    assert result.checked == 4
+
+
 def test_expired_idempotency_records_are_purged(app, make_org):
     org_id = make_org()
     with app.app_context():
@@ -237,13 +307,41 @@ def test_a_process_holding_the_job_keeps_others_out_until_its_lease_ends(app, ag
         assert maintenance.run_if_due("process-b", NOW + maintenance.LEASE + timedelta(seconds=1))
 
 
+def test_a_long_purge_renews_the_daily_jobs_lease(app, aged, monkeypatch):
+    """Each batch takes 50 minutes (on the job's clock): the lease of one hour, renewed
+    after every batch, keeps another process out until the end, and the job is then
+    released as done."""
+    elapsed = [0.0]
+    monkeypatch.setattr(maintenance, "monotonic", lambda: elapsed[0])
+    monkeypatch.setattr(retention, "purge", functools.partial(retention.purge, batch_size=5))
+    purge_batch = retention.purge_batch
+    others = []
+
+    def slow_batch(report, batch_size):
+        elapsed[0] += 50 * 60
+        others.append(maintenance.claim("process-b", NOW + timedelta(seconds=elapsed[0])))
+        return purge_batch(report, batch_size)
+
+    monkeypatch.setattr(retention, "purge_batch", slow_batch)
+    with app.app_context():
+        summary = maintenance.run_if_due("process-a", NOW)
+        job = db.session.get(MaintenanceJob, maintenance.DAILY_JOB)
+        assert (job.locked_by, job.last_result) == (None, summary)
+    assert others == [False, False, False]  # batches of 5, 5 and 2
+    assert f"{aged}: 12 purged" in summary
+
+
 def test_a_failing_daily_task_does_not_stop_the_others(app, aged, monkeypatch):
     ran = []
 
-    def broken(_now):
+    def broken(_now, _lease):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(maintenance, "DAILY_TASKS", [broken, lambda now: ran.append(now) or "ok"])
+    def fine(now, _lease):
+        ran.append(now)
+        return "ok"
+
+    monkeypatch.setattr(maintenance, "DAILY_TASKS", [broken, fine])
     with app.app_context():
         summary = maintenance.run_if_due("process-a", NOW)
     assert ran == [NOW]

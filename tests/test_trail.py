@@ -12,6 +12,7 @@ from app.integrity import services as integrity
 from app.integrity import verify
 from app.keys.models import ApiKey
 from app.orgs.models import Membership, Role
+from app.service_errors import Conflict
 from tests.conftest import PASSWORD
 
 USER_AGENT = "TrailTest/1.0 (like a browser)"
@@ -214,6 +215,41 @@ def test_a_verification_run_is_recorded_with_its_result(app, client, auth, org_a
     assert_by(app, verified, "admin@example.com")
     page = client.get(f"/orgs/{org_admin}/integrity").get_data(as_text=True)
     assert "Intact." in page
+
+
+def test_a_verification_run_that_errors_is_recorded(app, client, auth, org_admin, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(verify, "verify_chain", broken)
+    auth.post(f"/orgs/{org_admin}/integrity/verify")
+    integrity.wait_for_runs(app)
+    with app.app_context():
+        run = integrity.recent_runs(org_admin)[0]
+        run_id, state = run.id, run.state
+    assert state == "error"
+    recorded = last_event(app, org_admin, "dashboard.integrity_verified")
+    assert recorded["targets"] == [{"type": "verification_run", "id": run_id}]
+    assert recorded["metadata"]["result"] == "error"
+    assert_by(app, recorded, "admin@example.com")
+    page = client.get(f"/orgs/{org_admin}/integrity").get_data(as_text=True)
+    assert "The last verification did not finish." in page
+
+
+def test_a_refused_start_shows_the_run_that_finished_meanwhile(
+    app, client, auth, org_admin, monkeypatch
+):
+    """A run is refused because one is running, which finishes before the page is drawn."""
+    auth.post(f"/orgs/{org_admin}/integrity/verify")
+    integrity.wait_for_runs(app)
+
+    def running_then_finished(_org, _user):
+        raise Conflict("A verification of this log is already running.")
+
+    monkeypatch.setattr(integrity, "create_run", running_then_finished)
+    response = auth.post(f"/orgs/{org_admin}/integrity/verify", headers={"HX-Request": "true"})
+    assert response.status_code == 202
+    assert "Intact." in response.get_data(as_text=True)
 
 
 def test_dashboard_events_are_in_the_chain_and_the_viewer(app, client, auth, org_admin):

@@ -1,5 +1,4 @@
-"""The verbs of integrity: start and run a verification in the background, list runs, and
-give exports the chain fields each line carries."""
+"""The verbs of integrity: start and run a verification in the background, list runs."""
 
 import logging
 import threading
@@ -9,11 +8,9 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from app.events.models import Event
 from app.extensions import db
 from app.integrity import verify
-from app.integrity.chain import document
-from app.integrity.models import GENESIS_HASH, ChainHead, RunState, VerificationRun
+from app.integrity.models import RunState, VerificationRun
 from app.service_errors import Conflict
 from app.timestamps import utcnow
 from app.trail import services as trail
@@ -161,18 +158,21 @@ def finish_run(run_id, result):
 
 
 def fail_run(run_id):
-    """A run that could not finish: say so on the page."""
+    """A run that could not finish: say so on the page, and record it in the
+    organization's log (result ``error``) like a run that finished."""
     run = db.session.get(VerificationRun, run_id)
     if run is None:
         return
     run.state = RunState.ERROR
     run.message = "The verification stopped on an unexpected error; it has been logged."
     run.updated_at = run.finished_at = utcnow()
+    record_run(run)
     db.session.commit()
 
 
 def record_run(run):
-    """The ``dashboard.integrity_verified`` event of a finished run."""
+    """The ``dashboard.integrity_verified`` event of a run that ended (passed, failed, or
+    stopped on an error), by the user who started it."""
     trail.record(
         run.organization_id,
         "dashboard.integrity_verified",
@@ -195,36 +195,3 @@ def wait_for_runs(app, timeout=None):
     """Join this app's verification threads (server shutdown, tests)."""
     for thread in list(app.extensions.get("auditlog.verification_threads", {}).values()):
         thread.join(timeout)
-
-
-def previous_hashes(org_id, events):
-    """Each event's previous hash in the chain, by event id (for exports: a line carries
-    it so that it can be checked on its own)."""
-    own = {event.seq: event.hash for event in events}
-    wanted = {event.seq - 1 for event in events} - own.keys()
-    found = dict(own)
-    head = db.session.get(ChainHead, org_id)
-    found[0] = GENESIS_HASH
-    if head is not None:
-        found[head.purged_through_seq] = head.purged_through_hash
-    wanted -= found.keys()
-    wanted = sorted(wanted)
-    for start in range(0, len(wanted), 500):
-        found.update(
-            db.session.execute(
-                select(Event.seq, Event.hash).where(
-                    Event.organization_id == org_id, Event.seq.in_(wanted[start : start + 500])
-                )
-            ).all()
-        )
-    return {event.id: found.get(event.seq - 1) for event in events}
-
-
-def export_record(event, payload, previous_hash):
-    """What an NDJSON export line carries: the stored event, its id and received_at, and
-    the chain fields that let ``flask audit verify-export`` check it on its own."""
-    return {
-        **document(payload, event.id, event.organization_id, event.received_at, event.seq),
-        "prev_hash": previous_hash,
-        "hash": event.hash,
-    }

@@ -93,12 +93,13 @@ def verify_chain(org_id, progress: Callable[[int], None] | None = None, page_siz
     walk = Walk(org_id, head.purged_through_seq, head.purged_through_hash)
     while walk.seq < head.seq and walk.finding is None:
         with database.reading_only():
+            database.snapshot()  # a page's events and their targets as of one moment
             page = read_page(org_id, walk.seq, head.seq, page_size)
             checked = walk.check(page)
             db.session.commit()
         if not page:
-            break
-        if progress is not None:
+            walk.report(walk.gap(head))
+        elif progress is not None:
             progress(checked)
     if walk.finding is None:
         walk.finish(head)
@@ -153,21 +154,42 @@ class Walk:
         """Check a page of events in seq order; stop at the first problem. Returns how
         many events were checked."""
         before = self.checked
-        for index, stored in enumerate(page):
-            self.finding = self.check_one(stored, page[index + 1 :])
-            if self.finding is not None:
-                break
-            self.seq, self.previous = stored.row.seq, stored.row.hash
-            self.checked += 1
+        index = 0
+        while index < len(page) and self.finding is None:
+            stored = page[index]
+            if stored.row.seq <= self.seq:  # a purge during the walk deleted it since
+                index += 1
+                continue
+            finding = self.check_one(stored, page[index + 1 :])
+            if finding is None:
+                self.seq, self.previous = stored.row.seq, stored.row.hash
+                self.checked += 1
+                index += 1
+            else:
+                self.report(finding)  # or, after a purge, check this event again
         return self.checked - before
+
+    def report(self, finding):
+        """Report a finding, unless a purge that ran during the walk deleted its seq (a
+        page read before the purge, a gap after it): then carry on from the purge."""
+        if not self.purged_meanwhile(finding.seq):
+            self.finding = finding
+
+    def gap(self, head):
+        """The events after the walk's last good seq, up to the head, that are not there."""
+        first = self.seq + 1
+        which = f"seq {first}" if first == head.seq else f"seq {first} to {head.seq}"
+        return Finding(
+            first,
+            Problem.MISSING,
+            f"Events are missing: {which} (the chain head is at seq {head.seq}).",
+        )
 
     def check_one(self, stored, following):
         """The problem with one event, given the chain so far (``None`` if it verifies)."""
         row = stored.row
         expected = self.seq + 1
         if row.seq != expected:
-            if self.purged_meanwhile(expected):
-                return self.check_one(stored, following)
             last = row.seq - 1
             which = f"seq {expected}" if last == expected else f"seq {expected} to {last}"
             return Finding(expected, Problem.MISSING, f"Events are missing: {which}.")
@@ -189,15 +211,15 @@ class Walk:
             return Finding(row.seq, Problem.CHANGED, f"Event {row.id}: {disagreement}")
         return None
 
-    def purged_meanwhile(self, expected):
-        """Whether a retention purge deleted ``expected`` during the walk; if so, carry on
-        from its new checkpoint."""
+    def purged_meanwhile(self, seq):
+        """Whether a retention purge deleted ``seq`` during the walk (its checkpoint is now
+        at or past it, and past the walk); if so, carry on from the new checkpoint."""
         if not self.follow_purges:
             return False
         with database.reading_only():
             db.session.commit()  # a fresh snapshot: SQLite's would predate the purge
             head = db.session.get(ChainHead, self.org_id, populate_existing=True)
-            if head is None or head.purged_through_seq < expected:
+            if head is None or head.purged_through_seq < max(seq, self.seq + 1):
                 return False
             self.seq, self.previous = head.purged_through_seq, head.purged_through_hash
         return True
@@ -233,20 +255,15 @@ class Walk:
         )
 
     def finish(self, head):
-        """After the last page: the walk must end exactly at the head it started from."""
-        if self.seq < head.seq:
-            first = self.seq + 1
-            which = f"seq {first}" if first == head.seq else f"seq {first} to {head.seq}"
-            self.finding = Finding(
-                first,
-                Problem.MISSING,
-                f"Events are missing: {which} (the chain head is at seq {head.seq}).",
-            )
-        elif self.previous != head.hash:
-            self.finding = Finding(
-                head.seq,
-                Problem.CHANGED,
-                f"The chain head's hash does not match the event at seq {head.seq}.",
+        """After the last page: the walk ends at the head it started from (or past it, when
+        it followed a purge that deleted the head too), whose hash must be the last one."""
+        if self.seq == head.seq and self.previous != head.hash:
+            self.report(
+                Finding(
+                    head.seq,
+                    Problem.CHANGED,
+                    f"The chain head's hash does not match the event at seq {head.seq}.",
+                )
             )
 
 

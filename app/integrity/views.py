@@ -69,7 +69,9 @@ def show_run(org, run_id):
 
 
 def render_run(org, run, status=200):
-    """The run partial; once the run has finished, the runs table is refreshed with it."""
+    """The run partial; once the run has finished, the runs table is refreshed with it.
+    Without a run (the one that was running has just finished), the latest run."""
     context = page_context(org, run)
-    html = render_template("integrity/_run.html", oob_runs=run.finished, **context)
+    run = context["run"]
+    html = render_template("integrity/_run.html", oob_runs=run is None or run.finished, **context)
     return vary_on_htmx(make_response(html, status))

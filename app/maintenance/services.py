@@ -2,6 +2,7 @@
 
 import logging
 from datetime import timedelta
+from time import monotonic
 
 from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,34 +16,60 @@ logger = logging.getLogger(__name__)
 
 DAILY_JOB = "daily"
 EVERY = timedelta(days=1)
-# A process that claimed the job and died frees it after this long.
+# A process that claimed the job and died frees it after this long; a live one renews it
+# as it works.
 LEASE = timedelta(hours=1)
 JOBS = MaintenanceJob.__table__
 
 
-def purge_expired(now):
+class Lease:
+    """A process's hold on the job, from the moment it was claimed; ``renew`` extends it
+    (tasks call it as they make progress, so a long task keeps other processes out)."""
+
+    def __init__(self, owner, now, name=DAILY_JOB):
+        self.owner, self.name = owner, name
+        self.claimed_at, self.claimed = now, monotonic()
+
+    def now(self):
+        """The current time on the job's clock (the claim's ``now``, plus time elapsed)."""
+        return self.claimed_at + timedelta(seconds=monotonic() - self.claimed)
+
+    def renew(self, *_progress):
+        """Hold the job for another LEASE from now (its own transaction)."""
+        renewed = db.session.execute(
+            update(JOBS)
+            .where(JOBS.c.name == self.name, JOBS.c.locked_by == self.owner[:100])
+            .values(locked_until=self.now() + LEASE)
+        ).rowcount
+        db.session.commit()
+        if not renewed:
+            logger.warning("the %s job's lease was lost: another process may run it", self.name)
+
+
+def purge_expired(now, lease):
     """Retention: delete events past each organization's period (and stale idempotency keys)."""
-    reports = retention.purge(now)
+    reports = retention.purge(now, progress=lease.renew)
     return ", ".join(f"{r.org_id}: {r.events} purged" for r in reports if r.events) or "nothing"
 
 
-def expire_exports(now):
+def expire_exports(now, _lease):
     """Exports: delete the files of exports past their expiry (state ``expired``)."""
     expired = exports.expire_exports(now)
     db.session.commit()
     return f"{expired} expired"
 
 
-# The daily job's tasks, in order; each takes the moment of the run and returns a summary.
+# The daily job's tasks, in order; each takes the moment of the run and the job's lease
+# (to renew as it goes), and returns a summary.
 DAILY_TASKS = [purge_expired, expire_exports]
 
 
-def run_daily_tasks(now):
+def run_daily_tasks(now, lease):
     """Run every daily task; a failing task is logged and does not stop the others."""
     results = []
     for task in DAILY_TASKS:
         try:
-            results.append(f"{task.__name__}: {task(now)}")
+            results.append(f"{task.__name__}: {task(now, lease)}")
         except Exception:
             db.session.rollback()
             logger.exception("daily task %s failed", task.__name__)
@@ -87,7 +114,7 @@ def run_if_due(owner, now):
     if not claim(owner, now):
         return None
     try:
-        result = run_daily_tasks(now)
+        result = run_daily_tasks(now, Lease(owner, now))
     except BaseException:
         db.session.rollback()
         release(owner, now)

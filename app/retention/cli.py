@@ -45,14 +45,14 @@ def purge_command(dry_run, as_of, org_id):
     """
     if org_id is not None:
         organization_or_fail(org_id)
-    plan = services.purge_plan(as_of, org_id)
+    plan = services.read_plan(as_of, org_id)
     if not plan:
         click.echo("No organization has a retention period: nothing to purge.")
         return
     if dry_run:
         for report in plan:
             click.echo(
-                f"{report.org_id} ({report.name}): {report.events:,} events received before "
+                f"{report.org_id} ({report.name}): {report.events_text} received before "
                 f"{isoformat(report.cutoff)} would be deleted."
             )
         return

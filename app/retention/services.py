@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import takewhile
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
+from app import database
 from app.events.models import Event, EventTarget, IdempotencyRecord
 from app.events.writer import IDEMPOTENCY_WINDOW
 from app.extensions import db
@@ -35,6 +36,8 @@ def set_retention(org, days):
 
 
 BATCH_SIZE = 5000
+# A plan counts this many expired events at most (then says "more than").
+PLAN_LIMIT = 100_000
 
 
 @dataclass
@@ -47,6 +50,14 @@ class OrganizationPurge:
     events: int = 0
     through_seq: int = 0  # the purge checkpoint afterwards
     finding: verify.Finding | None = None  # a chain problem that stopped it
+    more: bool = False  # a plan: more than ``events`` (PLAN_LIMIT) would be deleted
+
+    @property
+    def events_text(self):
+        """How many events, in words: "1 event", "12 events", "more than 100,000 events"."""
+        if self.more:
+            return f"more than {self.events:,} events"
+        return f"{self.events:,} event{'' if self.events == 1 else 's'}"
 
 
 def cutoff_for(org, as_of):
@@ -62,24 +73,47 @@ def organizations_with_retention(org_id=None):
     return db.session.scalars(query.order_by(Organization.id)).all()
 
 
-def purge_plan(as_of, org_id=None):
+def purge_plan(as_of, org_id=None, limit=PLAN_LIMIT):
     """For each organization with a retention period: how many events a purge as of
-    ``as_of`` would delete (those received before its cutoff). Changes nothing."""
+    ``as_of`` would delete, counted as the purge deletes them (in seq order from the
+    checkpoint, up to the first event not yet past the period), up to ``limit``.
+    Changes nothing, and never commits: views call it from GET requests."""
     plan = []
     for org in organizations_with_retention(org_id):
         cutoff = cutoff_for(org, as_of)
         head = verify.read_head(org.id)
-        count = db.session.scalar(
-            select(func.count())
-            .select_from(Event)
-            .where(
-                Event.organization_id == org.id,
-                Event.seq > head.purged_through_seq,
-                Event.received_at < cutoff,
-            )
-        )
-        plan.append(OrganizationPurge(org.id, org.name, cutoff, count, head.purged_through_seq))
+        report = OrganizationPurge(org.id, org.name, cutoff, through_seq=head.purged_through_seq)
+        report.events = expired_run(org.id, head.purged_through_seq, cutoff, limit + 1)
+        if report.events > limit:
+            report.events, report.more = limit, True
+        plan.append(report)
+    return plan
+
+
+def expired_run(org_id, after_seq, cutoff, limit):
+    """How many of the organization's events after ``after_seq``, in seq order, were
+    received before ``cutoff`` until the first that was not (at most ``limit``). Reads
+    the seq index in order and stops there, so a log with little to purge costs little."""
+    received = db.session.scalars(
+        select(Event.received_at)
+        .where(Event.organization_id == org_id, Event.seq > after_seq)
+        .order_by(Event.seq)
+        .limit(limit)
+        .execution_options(yield_per=1000)
+    )
+    try:
+        return sum(1 for _ in takewhile(lambda moment: moment < cutoff, received))
+    finally:
+        received.close()
+
+
+def read_plan(as_of, org_id=None):
+    """``purge_plan`` in a read-only transaction of its own (commands and the daily job:
+    SQLite's write lock stays free while it reads)."""
     db.session.commit()
+    with database.reading_only():
+        plan = purge_plan(as_of, org_id)
+        db.session.commit()
     return plan
 
 
@@ -92,9 +126,9 @@ def purge(as_of, org_id=None, batch_size=BATCH_SIZE, progress=None):
     A chain problem stops that organization's purge there, keeping the evidence.
     ``progress(n)`` is called after each batch with the events it deleted.
     """
-    plan = purge_plan(as_of, org_id)
+    plan = read_plan(as_of, org_id)
     for report in plan:
-        report.events = 0
+        report.events, report.more = 0, False
         while True:
             deleted = purge_batch(report, batch_size)
             db.session.commit()

@@ -3,6 +3,7 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from app import database
 from app.extensions import db
 from app.integrity import verify
 from app.orgs.access import org_view
@@ -18,7 +19,8 @@ bp = Blueprint("retention", __name__)
 
 
 def render_settings(org, form=None, status=200):
-    """The retention page: the form, the purge checkpoint and what is due now."""
+    """The retention page: the form, the purge checkpoint and what is due now (read, never
+    committed: a GET changes nothing)."""
     if form is None:
         days = org.retention_period_in_days
         form = RetentionForm(data={"retention_period_in_days": str(days) if days else None})
@@ -68,4 +70,6 @@ def change(org):
                 "success",
             )
             return redirect(url_for("retention.settings", org_id=org.id), code=303)
+    db.session.rollback()  # nothing was changed: count what is due without the write lock
+    database.reading()
     return render_settings(org, form, 422)
