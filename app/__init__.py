@@ -137,7 +137,7 @@ def register_commands(app):
 
 def register_request_hooks(app):
     """Error pages, security headers, the layout's context and the first-run redirect."""
-    from app.exports.worker import start_thread_worker
+    from app.exports import worker as export_worker
     from app.maintenance import scheduler
     from app.web import layout
     from app.web.errors import register_error_handlers
@@ -148,7 +148,7 @@ def register_request_hooks(app):
     register_error_handlers(app)
     app.after_request(add_security_headers)
     app.before_request(layout.require_setup)
-    app.before_request(start_thread_worker)  # EXPORT_WORKER = "thread"
     app.context_processor(layout.layout_context)
     login_manager.user_loader(layout.load_user)
     scheduler.init_app(app)
+    export_worker.init_app(app)

@@ -332,6 +332,44 @@ def test_a_job_interrupted_too_often_is_marked_failed_with_a_reason(app, org_id,
     assert export.file_name is None
 
 
+def test_a_file_finished_by_a_worker_that_crashed_before_marking_it_ready_is_deleted(
+    app, org_id, world
+):
+    export_id = create(app, org_id)
+    moment = utcnow()
+    with app.app_context():
+        services.claim_next_export("crashed", moment)
+        directory = services.exports_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        orphan = directory / f"{export_id}-1.csv"  # renamed, then the worker died
+        orphan.write_text("id\r\n")
+        ran = services.run_next_export("next", now=moment + services.LEASE + timedelta(seconds=1))
+        assert ran.id == export_id and ran.state == ExportState.READY
+        assert [path.name for path in directory.iterdir()] == [ran.file_name]
+
+
+def test_an_export_without_an_end_stops_at_its_creation(app, org_id, make_events):
+    make_events(org_id, event(5))
+    now = utcnow().replace(microsecond=250_000)
+    with app.app_context():
+        export = services.create_export(orgs.get_organization(org_id), EventFilter(), now=now)
+        frozen = services.export_filter(export)
+        db.session.commit()
+    assert frozen.start is None
+    assert frozen.end == now.replace(microsecond=0) + timedelta(seconds=1)
+    make_events(org_id, event(0, occurred_at=isoformat(now + timedelta(seconds=5))))
+    with app.app_context():
+        ran = services.run_next_export("w")
+    assert ran.rows_written == 1  # the event stored after the request is not in it
+
+
+def test_an_unknown_export_worker_setting_is_refused(database):
+    from app import create_app
+
+    with pytest.raises(ValueError, match="EXPORT_WORKER must be one of thread, off"):
+        create_app({"SQLALCHEMY_DATABASE_URI": database, "EXPORT_WORKER": "threads"})
+
+
 def test_a_stopping_worker_puts_its_job_back(app, org_id, world):
     export_id = create(app, org_id)
     with app.app_context():

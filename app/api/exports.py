@@ -104,6 +104,8 @@ def download_export(export_id):
     token = request.args.get("token", "")
     try:
         export, issued_at = services.verify_download(export_id, token)
+        if request.method == "HEAD":  # a link preview, not a download: nothing to record
+            return send_export(export, services.file_path(export))
         database.writing()
         path = services.download_export(
             export, url_issued_at=issued_at, ip_address=request.remote_addr

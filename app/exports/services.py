@@ -70,7 +70,7 @@ def create_export(org, event_filter, format="csv", created_by=None, api_key_id=N
     export = Export(
         organization_id=org.id,
         format=format,
-        filters=json.dumps(event_filter.frozen(now).to_args(), sort_keys=True),
+        filters=json.dumps(frozen_filter(event_filter, now).to_args(), sort_keys=True),
         state=ExportState.PENDING,
         created_by=created_by,
         api_key_id=api_key_id,
@@ -83,6 +83,17 @@ def create_export(org, event_filter, format="csv", created_by=None, api_key_id=N
     db.session.flush()
     event.listen(db.session(), "after_commit", wake_worker, once=True)
     return export
+
+
+def frozen_filter(event_filter, now):
+    """The filter with its range made absolute: a relative range, and an open end (which
+    becomes ``now``, rounded up to the second), so that a job run later or retried after a
+    crash exports the same events, never ones stored after it was asked for."""
+    frozen = event_filter.frozen(now)
+    if frozen.end is not None:
+        return frozen
+    end = now.replace(microsecond=0) + (timedelta(seconds=1) if now.microsecond else timedelta())
+    return frozen.narrowed_to(frozen.start, end)
 
 
 def wake_worker(_session):
@@ -368,9 +379,14 @@ class Lease:
 
 
 def remove_partial_files(export):
-    """Delete what an abandoned attempt left behind."""
-    for path in exports_dir().glob(f".{export.id}-*.part"):
-        path.unlink(missing_ok=True)
+    """Delete what abandoned attempts left behind: partial files, and finished ones whose
+    worker stopped between the rename and marking the export ready (no export points at
+    them; they would otherwise outlive every retention setting)."""
+    directory = exports_dir()
+    leftovers = [*directory.glob(f".{export.id}-*.part"), *directory.glob(f"{export.id}-*.*")]
+    for path in leftovers:
+        if path.name != export.file_name:
+            path.unlink(missing_ok=True)
 
 
 def exports_dir():
@@ -448,17 +464,23 @@ def verify_download(export_id, token, now=None):
     return export, issued_at
 
 
+def file_path(export):
+    """The ready export's file; ``ServiceError`` if it has none (not ready, or expired)."""
+    if visible_state(export) != ExportState.READY or not export.file_name:
+        raise ServiceError("This export has no file to download: it is not ready or expired.")
+    path = exports_dir() / export.file_name
+    if not path.is_file():
+        raise ServiceError("This export's file is gone: create the export again.")
+    return path
+
+
 def download_export(export, user=None, url_issued_at=None, ip_address=None):
     """Record a download of a ready export; the path of its file to send.
 
     ``user`` for a member's download, ``url_issued_at`` for a signed URL's. Raises
     ``ServiceError`` if the export has no file (not ready, or expired).
     """
-    if visible_state(export) != ExportState.READY or not export.file_name:
-        raise ServiceError("This export has no file to download: it is not ready or expired.")
-    path = exports_dir() / export.file_name
-    if not path.is_file():
-        raise ServiceError("This export's file is gone: create the export again.")
+    path = file_path(export)
     db.session.add(
         ExportDownload(
             export_id=export.id,

@@ -89,8 +89,10 @@ def download(org, export_id):
     export = services.get_export(org.id, export_id)
     if export is None:
         abort(404)
-    database.writing()
     try:
+        if request.method == "HEAD":  # a link preview, not a download: nothing to record
+            return send_export(export, services.file_path(export))
+        database.writing()
         path = services.download_export(export, user=current_user, ip_address=request.remote_addr)
     except ServiceError as error:
         flash(error.message, "error")

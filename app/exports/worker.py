@@ -72,6 +72,20 @@ class ExportWorker:
                 db.session.remove()
 
 
+WORKER_SETTINGS = ("thread", "off")
+
+
+def init_app(app):
+    """Check ``EXPORT_WORKER`` (a typo would leave every export pending) and, for
+    ``thread``, start the worker with each process's first request."""
+    setting = app.config["EXPORT_WORKER"]
+    if setting not in WORKER_SETTINGS:
+        raise ValueError(
+            f"EXPORT_WORKER must be one of {', '.join(WORKER_SETTINGS)}, not {setting!r}"
+        )
+    app.before_request(start_thread_worker)
+
+
 def start_thread_worker():
     """Before each request: make sure this process's worker thread runs, if configured."""
     app = current_app._get_current_object()
