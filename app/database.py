@@ -78,12 +78,8 @@ def read_only_connection():
 
     options = {"isolation_level": "REPEATABLE READ"} if db.engine.dialect.name != "sqlite" else {}
     with db.engine.connect().execution_options(**options) as connection:
-        declared = g.get("sqlite_write_lock")
-        g.sqlite_write_lock = False
-        try:
+        with reading_only():
             connection.begin()
-        finally:
-            g.sqlite_write_lock = declared
         yield connection
 
 

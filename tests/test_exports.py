@@ -220,6 +220,7 @@ def test_an_ndjson_export_verifies_on_its_own_and_an_edit_to_it_is_caught(
     verified = runner.invoke(args=["audit", "verify-export", str(path)])
     assert verified.exit_code == 0, verified.output
     assert "OK" in verified.output
+    assert "OK: 2 events verified." in verified.output  # WORLD's two user.signed_in
     lines = path.read_text().splitlines()
     edited = json.loads(lines[0])
     edited["context"]["location"] = "10.0.0.1"
@@ -644,6 +645,8 @@ def test_the_exports_page_polls_while_jobs_run_and_shows_progress(app, client, m
     )
     assert "hx-trigger" not in html  # nothing runs: polling stops
     assert ">ready<" in html and "Download" in html and f"{len(WORLD)}" in html
+    rows = len(WORLD) + 1  # and the member's own sign-in, which the log records
+    assert f'<td data-label="Rows" class="numeric">{rows}</td>' in html
     assert export_id in html
 
 

@@ -8,11 +8,12 @@ from datetime import timedelta
 
 from app.events.services import store_events
 from app.events.shape import EventShape
+from app.events.writer import MAX_EVENTS_PER_TRANSACTION
 from app.extensions import db
 from app.schemas.services import create_schema
 from app.timestamps import isoformat, utcnow
 
-CHUNK = 5000  # events per transaction (the event writer's own limit)
+CHUNK = MAX_EVENTS_PER_TRANSACTION  # events per transaction: the event writer's own limit
 
 # action -> (target types, relative frequency)
 ACTIONS = {

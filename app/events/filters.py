@@ -174,11 +174,6 @@ class EventFilter:
                 found.append((label, value if isinstance(value, str) else ", ".join(value)))
         return found
 
-    @property
-    def is_empty(self):
-        """True when nothing narrows the events."""
-        return not self.to_args()
-
     def narrowed_to(self, start, end):
         """The same filter over a custom range (a chart bar's)."""
         return replace(self, range=CUSTOM, start=start, end=end, errors={}, typed={})

@@ -356,10 +356,13 @@ def target_types(org_id, limit=100):
 def matching_conditions(org_id, event_filter):
     """Conditions selecting exactly the filter's events, in the form its driver indexes best.
 
-    For aggregates (the chart): only free text has a faster exact form (SQLite's FTS5 when
-    it matches few events).
+    For aggregates (the chart, exports): only free text has a faster exact form, the
+    full-text index's candidates when it matches few events; the other drivers order a
+    walk, which an aggregate does not need, so they are not measured.
     """
-    driver = Driver.choose(org_id, event_filter, db.engine.dialect.name)
-    if isinstance(driver, TextDriver):
-        return [*driver.conditions(), driver.text_condition()]
-    return event_filter.conditions(org_id, db.engine.dialect.name)
+    dialect = db.engine.dialect.name
+    if event_filter.q:
+        driver = TextDriver(org_id, event_filter, dialect)
+        if driver.measure() < PROBE:
+            return [*driver.conditions(), driver.text_condition()]
+    return event_filter.conditions(org_id, dialect)

@@ -1,12 +1,12 @@
 """Free text over an event's action, actor name and target names, per database.
 
 Each event keeps its searchable fields in one column, ``search_text`` (see ``haystack``),
-which a row-by-row filter tests without a subquery. To find few matches fast, SQLite keeps
-FTS5 trigram tables (``events_fts``, ``event_targets_fts``) current with triggers that run
-in the inserting transaction (migration 7c1e5d2a9f30); PostgreSQL has a pg_trgm GIN index
-on ``search_text`` (migration d8f2a4c6e0b1). Neither is in the models: schema comparisons
-skip the names in ``HAND_MANAGED``. (A future SQLite batch migration that
-recreates ``events`` or ``event_targets`` must recreate the triggers too.)
+which a row-by-row filter tests without a subquery. To find few matches fast, both
+databases index that column (migration d8f2a4c6e0b1): SQLite with one FTS5 trigram table,
+``events_fts``, kept current by triggers in the inserting transaction; PostgreSQL with a
+pg_trgm GIN index. Neither is in the models: schema comparisons skip the names in
+``HAND_MANAGED`` (which keeps the names of earlier revisions' objects too). A future
+SQLite batch migration that recreates ``events`` must recreate the triggers.
 
 The match is a case-insensitive substring of at least ``MIN_LENGTH`` characters, the
 shortest a trigram index can look up.

@@ -7,12 +7,10 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.columns import UTCDateTime
+from app.events.models import BigSerial
 from app.extensions import db
 from app.ids import new_id
 from app.timestamps import utcnow
-
-# SQLite only auto-increments an INTEGER PRIMARY KEY.
-BigSerial = BigInteger().with_variant(Integer, "sqlite")
 
 
 class ExportState(enum.StrEnum):

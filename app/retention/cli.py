@@ -59,7 +59,7 @@ def purge_command(dry_run, as_of, org_id):
     with click.progressbar(
         length=sum(report.events for report in plan), label="Purging", file=sys.stderr
     ) as bar:
-        done = services.purge(as_of, org_id, progress=bar.update)
+        done = services.purge(as_of, org_id, progress=bar.update, plan=plan)
     failed = False
     for report in done:
         click.echo(

@@ -73,17 +73,19 @@ def organizations_with_retention(org_id=None):
     return db.session.scalars(query.order_by(Organization.id)).all()
 
 
-def purge_plan(as_of, org_id=None, limit=PLAN_LIMIT):
+def purge_plan(as_of, org_id=None, limit=PLAN_LIMIT, counted=True):
     """For each organization with a retention period: how many events a purge as of
     ``as_of`` would delete, counted as the purge deletes them (in seq order from the
     checkpoint, up to the first event not yet past the period), up to ``limit``.
-    Changes nothing, and never commits: views call it from GET requests."""
+    Changes nothing, and never commits: views call it from GET requests. ``counted=False``
+    leaves the counts at 0 (a purge counts what it deletes itself)."""
     plan = []
     for org in organizations_with_retention(org_id):
         cutoff = cutoff_for(org, as_of)
         head = verify.read_head(org.id)
         report = OrganizationPurge(org.id, org.name, cutoff, through_seq=head.purged_through_seq)
-        report.events = expired_run(org.id, head.purged_through_seq, cutoff, limit + 1)
+        if counted:
+            report.events = expired_run(org.id, head.purged_through_seq, cutoff, limit + 1)
         if report.events > limit:
             report.events, report.more = limit, True
         plan.append(report)
@@ -107,26 +109,27 @@ def expired_run(org_id, after_seq, cutoff, limit):
         received.close()
 
 
-def read_plan(as_of, org_id=None):
+def read_plan(as_of, org_id=None, counted=True):
     """``purge_plan`` in a read-only transaction of its own (commands and the daily job:
     SQLite's write lock stays free while it reads)."""
     db.session.commit()
     with database.reading_only():
-        plan = purge_plan(as_of, org_id)
+        plan = purge_plan(as_of, org_id, counted=counted)
         db.session.commit()
     return plan
 
 
-def purge(as_of, org_id=None, batch_size=BATCH_SIZE, progress=None):
+def purge(as_of, org_id=None, batch_size=BATCH_SIZE, progress=None, plan=None):
     """Delete, organization by organization, the events received before each one's cutoff,
     oldest first, in batches that each commit on their own (safe to interrupt and rerun).
 
     Only an unbroken run from the start of the chain is deleted, and only after its chain
     verified: the batch's last event becomes the purge checkpoint, in the same transaction.
     A chain problem stops that organization's purge there, keeping the evidence.
-    ``progress(n)`` is called after each batch with the events it deleted.
+    ``progress(n)`` is called after each batch with the events it deleted. ``plan`` is
+    ``read_plan``'s for the same arguments, when the caller already has it.
     """
-    plan = read_plan(as_of, org_id)
+    plan = plan if plan is not None else read_plan(as_of, org_id, counted=False)
     for report in plan:
         report.events, report.more = 0, False
         while True:

@@ -16,7 +16,6 @@ from app.events.services import event_row, target_rows
 from app.events.shape import EventShape
 from app.extensions import db
 from app.integrity import chain
-from app.schemas.definition import RESERVED_PREFIX
 from app.timestamps import isoformat_exact, utcnow
 
 ACTOR_TYPE = "dashboard_user"
@@ -68,11 +67,6 @@ class Target:
     id: str
     name: str | None = None
     metadata: dict | None = None
-
-
-def is_builtin(action):
-    """Whether an action name is in the reserved namespace."""
-    return action.startswith(RESERVED_PREFIX)
 
 
 def request_context():

@@ -94,6 +94,7 @@ def test_export_a_filtered_view_and_download_it(page, app, acme, screenshot, for
     run_jobs(app)  # the page polls and shows the result without a reload
     expect(row).to_contain_text("ready")
     expect(row).to_contain_text("4")
+    expect(row.locator('td[data-label="Rows"]')).to_have_text("4")
     if format == "csv":
         screenshot("exports-ready")
     with page.expect_download() as info:

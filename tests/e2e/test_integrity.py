@@ -21,6 +21,9 @@ def test_an_auditor_verifies_the_log_and_sees_tampering(
     page.get_by_role("navigation", name="Sections").get_by_role("link", name="Integrity").click()
     expect(page).to_have_url(re.compile(f"/orgs/{acme}/integrity$"))
     expect(page.locator("#chain")).to_contain_text("31")  # 30 events and the sign-in
+    for label in ("Events in the log", "Head sequence number"):
+        figure = page.locator("#chain dl div").filter(has_text=label).locator("dd")
+        expect(figure).to_have_text("31")
     expect(page.get_by_text("No verification has been run yet.")).to_be_visible()
 
     page.get_by_role("button", name="Verify integrity").click()
