@@ -41,14 +41,11 @@ def isoformat(value):
     """Format a datetime as the API prints it: UTC, milliseconds, ``Z``."""
     if value is None:
         return None
-    return (
-        as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.") + f"{as_utc(value).microsecond // 1000:03d}Z"
-    )
+    return as_utc(value).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def isoformat_exact(value):
     """Like ``isoformat`` but keeping microseconds when a value has them (nothing is lost)."""
     value = as_utc(value)
-    if value.microsecond % 1000:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return isoformat(value)
+    timespec = "microseconds" if value.microsecond % 1000 else "milliseconds"
+    return value.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"

@@ -27,7 +27,7 @@ def test_upgrading_fills_search_text_and_the_full_text_index(tmp_path):
 
     from app import create_app
     from app.events.models import Event
-    from app.events.search import SEPARATOR, candidate_pks
+    from app.events.search import SEPARATOR, candidate_ids
     from app.integrity import verify
 
     app = create_app(
@@ -81,6 +81,6 @@ def test_upgrading_fills_search_text_and_the_full_text_index(tmp_path):
         stored = db.session.scalar(select(Event.search_text))
         assert stored == SEPARATOR.join(["user.signed_in", "Ann", "Zeta Team", "Alpha Plan"])
         assert verify.verify_chain("o").ok
-        assert candidate_pks(db.session, "o", "alpha pl", 10, "sqlite") == {1}
+        assert candidate_ids(db.session, "o", "alpha pl", 10, "sqlite") == {"evt_1"}
         db.session.remove()
         db.engine.dispose()

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from app.events import search
 from app.events import services as event_services
-from app.events.models import Event, EventTarget, IdempotencyRecord
+from app.events.models import Event, EventTarget, IdempotencyRecord, SearchTerm
 from app.extensions import db
 from app.integrity import verify
 from app.maintenance import services as maintenance
@@ -355,3 +356,51 @@ def test_an_unknown_retention_purge_setting_is_refused(database):
 
     with pytest.raises(ValueError, match="RETENTION_PURGE must be one of daily, off"):
         create_app({"SQLALCHEMY_DATABASE_URI": database, "RETENTION_PURGE": "weekly"})
+
+
+def search_terms(app, org_id):
+    with app.app_context():
+        return set(
+            db.session.scalars(select(SearchTerm.term).where(SearchTerm.organization_id == org_id))
+        )
+
+
+def search_found(app, org_id, q):
+    """The ids of the events free text finds through the term dictionary."""
+    with app.app_context():
+        return search.candidate_ids(db.session, org_id, q, 100, db.engine.dialect.name)
+
+
+def test_the_purge_forgets_names_only_purged_events_had(app, make_org, make_aged_events):
+    """Users and teams 0-6 are 90 days old, 0-3 also 10 days old; the period is 30 days.
+    Another organization with the same names keeps them all."""
+    org_id, other = make_org("Aged"), make_org("Other")
+    make_aged_events(org_id, 7, 90)
+    make_aged_events(org_id, 4, 10)
+    make_aged_events(other, 7, 90)
+    set_period(app, org_id, 30)
+    with app.app_context():
+        retention.purge(NOW, batch_size=3)
+    kept = {f"{kind} {i}" for kind in ("User", "Team") for i in range(4)}
+    assert search_terms(app, org_id) == {"user.signed_in", *kept}
+    assert search_found(app, org_id, "User 6") == set()
+    assert len(search_found(app, org_id, "User 3")) == 1
+    assert search_terms(app, other) == {"user.signed_in"} | {
+        f"{kind} {i}" for kind in ("User", "Team") for i in range(7)
+    }
+
+
+def test_a_term_an_event_still_uses_in_another_field_stays(
+    app, make_org, make_events, make_aged_events, monkeypatch
+):
+    """A purged event's target name that a kept event has as its actor name stays."""
+    org_id = make_org()
+    make_aged_events(org_id, 6, 90)
+    monkeypatch.setattr(event_services, "utcnow", lambda: NOW - timedelta(days=10))
+    make_events(org_id, seed_event(actor={"type": "user", "id": "u1", "name": "Team 5"}))
+    monkeypatch.undo()
+    set_period(app, org_id, 30)
+    with app.app_context():
+        retention.purge(NOW)
+    assert "Team 5" in search_terms(app, org_id)
+    assert "Team 4" not in search_terms(app, org_id)

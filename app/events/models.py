@@ -97,6 +97,8 @@ class EventTarget(db.Model):
             "occurred_at",
             "event_id",
         ),
+        # Free text reads the events of a matching target name from it alone (app/events/search.py).
+        Index("ix_event_targets_org_name", "organization_id", "name", "event_id"),
     )
 
     pk: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
@@ -109,6 +111,24 @@ class EventTarget(db.Model):
     name: Mapped[str | None] = mapped_column(String(512))
     # The event's occurred_at again, so that filtering by target pages in time order.
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SearchTerm(db.Model):
+    """One distinct action, actor name or target name of an organization's events.
+
+    Free text looks for the terms that contain the searched text in this small table
+    (full-text indexed: SQLite FTS5, PostgreSQL pg_trgm; see app/events/search.py), then
+    for the events with those exact values through the events' own indexes. Every insert
+    path adds its events' terms in the inserting transaction (``search.remember_terms``);
+    the retention purge removes terms no event uses any more.
+    """
+
+    __tablename__ = "search_terms"
+    __table_args__ = (UniqueConstraint("organization_id", "term"),)
+
+    pk: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    term: Mapped[str] = mapped_column(String(512))
 
 
 class IdempotencyRecord(db.Model):

@@ -1,24 +1,43 @@
-"""Free text over an event's action, actor name and target names, per database.
+"""Free text over an event's action, actor name and target names.
 
 Each event keeps its searchable fields in one column, ``search_text`` (see ``haystack``),
-which a row-by-row filter tests without a subquery. To find few matches fast, both
-databases index that column (migration d8f2a4c6e0b1): SQLite with one FTS5 trigram table,
-``events_fts``, kept current by triggers in the inserting transaction; PostgreSQL with a
-pg_trgm GIN index. Neither is in the models: schema comparisons skip the names in
+which a row-by-row filter tests without a subquery (a walk in time order, when many
+events match).
+
+To find few matches fast without a full-text index over every event (which cost more
+than the rest of an insert together), the distinct values themselves are indexed: each
+organization's actions, actor names and target names are rows of ``search_terms``
+(migration e3b7c9d1f5a2), which SQLite indexes with an FTS5 trigram table
+(``search_terms_fts``, kept by triggers) and PostgreSQL with a pg_trgm GIN index. A
+search finds the terms containing the text, then the events with exactly those values
+through the events' own indexes: (organization, action), (organization, actor_name) and
+event_targets' (organization, name). An organization has far fewer distinct names than
+events, and a new event usually adds none, so an insert costs a unique-index probe per
+distinct term of its transaction.
+
+The full-text objects are not in the models: schema comparisons skip the names in
 ``HAND_MANAGED`` (which keeps the names of earlier revisions' objects too). A future
-SQLite batch migration that recreates ``events`` must recreate the triggers.
+SQLite batch migration that recreates ``search_terms`` must recreate the triggers.
 
 The match is a case-insensitive substring of at least ``MIN_LENGTH`` characters, the
 shortest a trigram index can look up.
 """
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 
-from app.events.models import Event
+from app.events.models import Event, EventTarget, SearchTerm
 
 MIN_LENGTH = 3
-HAND_MANAGED_PREFIXES = ("events_fts", "event_targets_fts")
-HAND_MANAGED = {"ix_events_search_text_trgm", "ix_events_search_trgm", "ix_event_targets_name_trgm"}
+MAX_TERMS = 200  # matching terms looked up one by one before walking time instead
+HAND_MANAGED_PREFIXES = ("events_fts", "event_targets_fts", "search_terms_fts")
+HAND_MANAGED = {
+    "ix_events_search_text_trgm",
+    "ix_events_search_trgm",
+    "ix_event_targets_name_trgm",
+    "ix_search_terms_term_trgm",
+}
+TERMS = SearchTerm.__table__
 
 
 def include_name(name, type_, parent_names):
@@ -36,16 +55,79 @@ def haystack(action, actor_name, target_names):
     return SEPARATOR.join([action, actor_name or "", *(name for name in target_names if name)])
 
 
+def term_rows(rows):
+    """The ``search_terms`` rows of new events-table rows: their distinct terms.
+
+    The terms are the fields of each row's ``search_text``, so they are exactly what a
+    row-by-row search tests. Every insert path adds them in the inserting transaction
+    with ``INSERT ... ON CONFLICT DO NOTHING`` (the event writer through its own bulk
+    insert, others through ``remember_terms``).
+    """
+    terms = {
+        (row["organization_id"], term)
+        for row in rows
+        for term in row["search_text"].split(SEPARATOR)
+        if term
+    }
+    return [{"organization_id": org, "term": term} for org, term in sorted(terms)]
+
+
+def remember_terms(connection, rows):
+    """Add the terms of new events-table rows to ``search_terms`` (see ``term_rows``)."""
+    terms = term_rows(rows)
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    for start in range(0, len(terms), 1000):  # one multi-row statement per 1,000 terms
+        connection.execute(
+            insert(TERMS)
+            .values(terms[start : start + 1000])
+            .on_conflict_do_nothing(index_elements=["organization_id", "term"])
+        )
+
+
+def forget_unused_terms(connection, org_id, search_texts):
+    """After a purge deleted events (their ``search_text`` values given), delete those of
+    their terms that no remaining event of the organization uses, so that a purged name
+    is gone from search too.
+
+    The caller holds the organization's chain head lock, as every inserting transaction
+    does before it adds terms: no event can start using a term while it goes.
+    """
+    terms = {term for value in search_texts for term in value.split(SEPARATOR) if term}
+    if not terms:
+        return
+    used = (
+        select(Event.pk).where(Event.organization_id == org_id, Event.action == TERMS.c.term),
+        select(Event.pk).where(Event.organization_id == org_id, Event.actor_name == TERMS.c.term),
+        select(EventTarget.pk).where(
+            EventTarget.organization_id == org_id, EventTarget.name == TERMS.c.term
+        ),
+    )
+    terms = sorted(terms)
+    for start in range(0, len(terms), 1000):
+        connection.execute(
+            delete(TERMS).where(
+                TERMS.c.organization_id == org_id,
+                TERMS.c.term.in_(terms[start : start + 1000]),
+                *(~query.exists() for query in used),
+            )
+        )
+
+
 def matches(q, dialect):
     """Rows whose action, actor name or a target name contains ``q``, ignoring case.
 
     Exact in any plan: ``q`` cannot hold the separator, so a match never spans two
-    fields. PostgreSQL's ILIKE is what its trigram index serves.
+    fields.
     """
     if dialect == "postgresql":
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return Event.search_text.ilike(f"%{escaped}%", escape="\\")
+        return Event.search_text.ilike(like_pattern(q), escape="\\")
     return Event.search_text.icontains(q, autoescape=True)
+
+
+def like_pattern(q):
+    """``%q%`` for ILIKE, with q's own wildcards escaped."""
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def fts_phrase(q):
@@ -53,38 +135,49 @@ def fts_phrase(q):
     return '"' + q.replace('"', '""') + '"'
 
 
-def candidate_pks(session, org_id, q, cap, dialect):
-    """pks of the organization's events matching ``q``, found through the full-text index
-    (SQLite's FTS5 table, PostgreSQL's trigram index): at most ``cap`` of them, or ``None``
-    when there are more (dense: walking time is faster).
-
-    Only this organization's rows count, so that how fast a search is says nothing about
-    what other organizations' events contain.
-    """
+def matching_terms(session, org_id, q, limit, dialect):
+    """Up to ``limit`` + 1 of the organization's terms containing ``q`` (ignoring case),
+    through the terms' full-text index."""
     if dialect == "postgresql":
-        query = select(Event.pk).where(Event.organization_id == org_id, matches(q, dialect))
-        if estimated_rows(session, query) > cap:
-            return None  # reading a dense term's whole bitmap would cost more than walking
-        found = session.scalars(query.limit(cap + 1)).all()
-    else:
-        sql = text(
-            "SELECT events.pk FROM events_fts JOIN events ON events.pk = events_fts.rowid "
-            "WHERE events_fts MATCH :phrase AND events.organization_id = :org LIMIT :limit"
+        query = select(SearchTerm.term).where(
+            SearchTerm.organization_id == org_id,
+            SearchTerm.term.ilike(like_pattern(q), escape="\\"),
         )
-        found = session.scalars(
-            sql, {"phrase": fts_phrase(q), "org": org_id, "limit": cap + 1}
-        ).all()
-    return None if len(found) > cap else set(found)
-
-
-def estimated_rows(session, query):
-    """PostgreSQL's estimate of how many rows ``query`` returns (its planner's, from the
-    trigram-aware column statistics: a millisecond, where counting dense matches through
-    the index takes up to a second)."""
-    compiled = query.compile(dialect=session.get_bind().dialect)
-    plan = (
-        session.connection()
-        .exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
-        .scalar_one()
+        return session.scalars(query.limit(limit + 1)).all()
+    sql = text(
+        "SELECT search_terms.term FROM search_terms_fts "
+        "JOIN search_terms ON search_terms.pk = search_terms_fts.rowid "
+        "WHERE search_terms_fts MATCH :phrase AND search_terms.organization_id = :org "
+        "LIMIT :limit"
     )
-    return plan[0]["Plan"]["Plan Rows"]
+    return session.scalars(sql, {"phrase": fts_phrase(q), "org": org_id, "limit": limit + 1}).all()
+
+
+def candidate_ids(session, org_id, q, cap, dialect):
+    """Ids of the organization's events matching ``q``: at most ``cap`` of them, or
+    ``None`` when there are more (dense: walking time is faster).
+
+    Each lookup reads one index alone, which holds the event id: (organization, action,
+    occurred_at, id), (organization, actor_name, occurred_at, id) and event_targets'
+    (organization, name, event_id). Only this organization's terms and events count, so
+    that how fast a search is says nothing about what other organizations' events contain.
+    """
+    terms = matching_terms(session, org_id, q, MAX_TERMS, dialect)
+    if len(terms) > MAX_TERMS:
+        return None
+    found = set()
+    if not terms:
+        return found
+    lookups = (
+        select(Event.id).where(Event.organization_id == org_id, Event.action.in_(terms)),
+        select(Event.id).where(Event.organization_id == org_id, Event.actor_name.in_(terms)),
+        select(EventTarget.event_id).where(
+            EventTarget.organization_id == org_id, EventTarget.name.in_(terms)
+        ),
+    )
+    for lookup in lookups:
+        ids = session.scalars(lookup.limit(cap + 1)).all()  # all of them, if at most cap
+        found.update(ids)
+        if len(ids) > cap or len(found) > cap:
+            return None
+    return found

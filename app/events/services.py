@@ -16,7 +16,7 @@ from app.events import search
 from app.events.models import IdempotencyRecord
 from app.events.writer import IDEMPOTENCY_WINDOW, EventWriter, Job, idempotency_record
 from app.extensions import db
-from app.ids import new_id
+from app.ids import new_id, new_ids
 from app.timestamps import isoformat_exact, utcnow
 
 
@@ -25,11 +25,11 @@ def stored_payload(raw, occurred_at):
     return {**raw, "occurred_at": isoformat_exact(occurred_at)}
 
 
-def event_row(org_id, raw, parsed, received_at):
-    """The events-table row for one accepted event."""
+def event_row(org_id, raw, parsed, received_at, event_id=None):
+    """The events-table row for one accepted event (a fresh id unless given one)."""
     payload = stored_payload(raw, parsed.occurred_at)
     return {
-        "id": new_id("evt"),
+        "id": event_id or new_id("evt"),
         "organization_id": org_id,
         "action": parsed.action,
         "version": parsed.version or 1,
@@ -86,8 +86,8 @@ def store_events(org_id, accepted, idempotency=None):
     """
     received_at = utcnow()
     rows, targets = [], []
-    for raw, parsed in accepted:
-        row = event_row(org_id, raw, parsed, received_at)
+    for (raw, parsed), event_id in zip(accepted, new_ids("evt", len(accepted)), strict=True):
+        row = event_row(org_id, raw, parsed, received_at, event_id)
         rows.append(row)
         targets.extend(target_rows(row, parsed))
     record = idempotency_record(org_id, *idempotency) if idempotency else None

@@ -22,6 +22,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.exc import OperationalError
 
+from app.events import search
 from app.events.models import Event, EventTarget, IdempotencyRecord
 from app.integrity import chain
 from app.timestamps import utcnow
@@ -58,6 +59,9 @@ class EventWriter:
         self.start_lock = threading.Lock()
         self.insert_events = BulkInsert(EVENTS, engine.dialect)
         self.insert_targets = BulkInsert(TARGETS, engine.dialect)
+        self.insert_terms = BulkInsert(
+            search.TERMS, engine.dialect, suffix="ON CONFLICT (organization_id, term) DO NOTHING"
+        )
         # The same statement on SQLite and PostgreSQL.
         self.claim = BulkInsert(
             RECORDS,
@@ -173,6 +177,7 @@ class EventWriter:
         # Numbered and hashed under each organization's chain lock, in insert order.
         chain.append_all(connection, rows)
         self.insert_events(connection, rows)
+        self.insert_terms(connection, search.term_rows(rows))
         targets = [target for job in accepted for target in job.targets]
         if targets:
             self.insert_targets(connection, targets)
@@ -211,7 +216,7 @@ class EventWriter:
         if not first_with_key:
             return
         records = [job.idempotency for job in first_with_key.values()]
-        claimed = {tuple(row) for row in self.claim.returning(connection, records)}
+        claimed = {tuple(row) for row in self.claim(connection, records)}
         for claim, job in first_with_key.items():
             if claim not in claimed:
                 job.stored = self._reclaim_expired(connection, job.idempotency)
@@ -227,16 +232,23 @@ class EventWriter:
         if existing is None or utcnow() - existing.created_at <= IDEMPOTENCY_WINDOW:
             return False
         connection.execute(delete(RECORDS).where(RECORDS.c.id == existing.id))
-        return bool(self.claim.returning(connection, [record]))
+        return bool(self.claim(connection, [record]))
 
 
 class BulkInsert:
-    """A prepared multi-row INSERT straight to the driver's ``executemany``.
+    """A multi-row INSERT straight to the driver, many rows per statement.
 
     SQLAlchemy's per-row parameter handling cost more than SQLite's own work for big
-    batches; this builds the statement once and converts only the columns whose type
+    batches; this builds each statement once and converts only the columns whose type
     needs it (timestamps), with the same converters SQLAlchemy would use.
+
+    Many rows per statement, not ``executemany``: the driver releases the GIL for every
+    statement it steps, and the writer thread then waits for request threads to hand it
+    back (up to the switch interval each time). One statement per ``ROWS_PER_STATEMENT``
+    rows keeps a 1,000-event transaction to a handful of hand-overs instead of thousands.
     """
+
+    ROWS_PER_STATEMENT = 500  # x 15 columns: within SQLite's 32,766 bound parameters
 
     def __init__(self, table, dialect, suffix=""):
         self.columns = [column for column in table.columns if not column.primary_key]
@@ -246,30 +258,43 @@ class BulkInsert:
         # Names come from the table definition; every value is bound.
         self.head = f"INSERT INTO {table.name} ({names}) VALUES "  # noqa: S608
         self.suffix = suffix
-        self.sql = f"{self.head}{self.row_markers} {suffix}"
         self.converters = [
             (index, column.type.dialect_impl(dialect).bind_processor(dialect))
             for index, column in enumerate(self.columns)
         ]
         self.converters = [(index, convert) for index, convert in self.converters if convert]
         self.names = [column.name for column in self.columns]
+        self.statements = {}  # rows -> SQL
+
+    def sql(self, count):
+        """The statement for ``count`` rows."""
+        statement = self.statements.get(count)
+        if statement is None:
+            markers = ", ".join(self.row_markers for _ in range(count))
+            statement = self.statements[count] = f"{self.head}{markers} {self.suffix}"
+        return statement
 
     def __call__(self, connection, rows):
-        """Insert dicts (keyed by column name) in one ``executemany``."""
-        connection.exec_driver_sql(self.sql, [self.values(row) for row in rows])
-
-    def returning(self, connection, rows):
-        """Insert rows in one multi-row statement; every row it returns."""
-        sql = f"{self.head}{', '.join(self.row_markers for _ in rows)} {self.suffix}"
-        values = tuple(value for row in rows for value in self.values(row))
-        return connection.exec_driver_sql(sql, values).all()
+        """Insert dicts (keyed by column name); every row the statements return."""
+        returned = []
+        cursor = connection.connection.cursor()  # the driver's own: SQLAlchemy adds nothing here
+        try:
+            for start in range(0, len(rows), self.ROWS_PER_STATEMENT):
+                chunk = rows[start : start + self.ROWS_PER_STATEMENT]
+                values = tuple(value for row in chunk for value in self.values(row))
+                cursor.execute(self.sql(len(chunk)), values)
+                if cursor.description is not None:
+                    returned.extend(tuple(row) for row in cursor.fetchall())
+        finally:
+            cursor.close()
+        return returned
 
     def values(self, row):
         """A row's values in column order, converted for the driver."""
         value = [row.get(name) for name in self.names]
         for index, convert in self.converters:
             value[index] = convert(value[index])
-        return tuple(value)
+        return value
 
 
 def idempotency_record(org_id, key, fingerprint, answer):

@@ -10,7 +10,6 @@ import hashlib
 import json
 
 import orjson
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.events.models import Event
@@ -22,14 +21,15 @@ EVENTS = Event.__table__
 # The fields an event's document adds to the stored event (which never has them).
 CHAIN_FIELDS = ("id", "organization_id", "received_at", "seq")
 
-# Built once: the writer runs them on every transaction.
-HEAD = select(HEADS.c.seq, HEADS.c.hash).where(HEADS.c.organization_id == bindparam("org"))
-HEAD_FOR_UPDATE = HEAD.with_for_update()
-MOVE_HEAD = (
-    update(HEADS)
-    .where(HEADS.c.organization_id == bindparam("org"))
-    .values(seq=bindparam("seq"), hash=bindparam("hash"))
-)
+# Straight to the driver: the writer runs them in every transaction, on its critical path.
+HEAD = {
+    "sqlite": "SELECT seq, hash FROM chain_heads WHERE organization_id = ?",
+    "postgresql": "SELECT seq, hash FROM chain_heads WHERE organization_id = %s FOR UPDATE",
+}
+MOVE_HEAD = {
+    "sqlite": "UPDATE chain_heads SET seq = ?, hash = ? WHERE organization_id = ?",
+    "postgresql": "UPDATE chain_heads SET seq = %s, hash = %s WHERE organization_id = %s",
+}
 
 
 def document(payload, event_id, org_id, received_at, seq):
@@ -95,11 +95,11 @@ def lock_head(connection, org_id):
     missing), so concurrent transactions of one organization append one after another.
     SQLite: the transaction already holds the database's only write lock.
     """
-    statement = HEAD_FOR_UPDATE if connection.dialect.name == "postgresql" else HEAD
-    head = connection.execute(statement, {"org": org_id}).first()
+    statement = HEAD[connection.dialect.name]
+    head = connection.exec_driver_sql(statement, (org_id,)).first()
     if head is None:
         connection.execute(new_head_statement(connection.dialect.name, org_id))
-        head = connection.execute(statement, {"org": org_id}).first()
+        head = connection.exec_driver_sql(statement, (org_id,)).first()
     return head.seq, head.hash
 
 
@@ -129,7 +129,7 @@ def append(connection, org_id, rows):
         doc = document(payload, row["id"], org_id, row["received_at"], seq)
         row["seq"] = seq
         row["hash"] = previous = chain_hash(previous, doc)
-    connection.execute(MOVE_HEAD, {"org": org_id, "seq": seq, "hash": previous})
+    connection.exec_driver_sql(MOVE_HEAD[connection.dialect.name], (seq, previous, org_id))
 
 
 def append_all(connection, rows):

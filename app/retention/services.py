@@ -8,6 +8,7 @@ from itertools import takewhile
 from sqlalchemy import delete, select
 
 from app import database
+from app.events import search
 from app.events.models import Event, EventTarget, IdempotencyRecord
 from app.events.writer import IDEMPOTENCY_WINDOW
 from app.extensions import db
@@ -168,6 +169,9 @@ def purge_batch(report, batch_size):
             Event.seq > head.purged_through_seq,
             Event.seq <= walk.seq,
         )
+    )
+    search.forget_unused_terms(
+        connection, report.org_id, [stored.row.search_text for stored in expired]
     )
     head.purged_through_seq, head.purged_through_hash = walk.seq, walk.previous
     head.purged_at = utcnow()

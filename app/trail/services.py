@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask import has_request_context, request
 from sqlalchemy import insert
 
+from app.events import search
 from app.events.models import Event, EventTarget
 from app.events.services import event_row, target_rows
 from app.events.shape import EventShape
@@ -98,6 +99,7 @@ def record(org_ids, action, user, targets=(), metadata=None, context=None):
     connection = db.session.connection()
     chain.append_all(connection, rows)
     connection.execute(insert(Event), rows)
+    search.remember_terms(connection, rows)
     targets_rows = [target for row in rows for target in target_rows(row, parsed)]
     if targets_rows:
         connection.execute(insert(EventTarget), targets_rows)

@@ -1,0 +1,29 @@
+"""Identifiers: ULIDs as python-ulid writes them, unique and in order."""
+
+import re
+
+from ulid import ULID
+
+from app.ids import new_id, new_ids, ulid_text
+
+
+def test_the_text_is_python_ulids():
+    for _ in range(2000):
+        expected = ULID()
+        raw = bytes(expected)
+        assert ulid_text(int.from_bytes(raw[:6], "big"), int.from_bytes(raw[6:], "big")) == str(
+            expected
+        )
+
+
+def test_the_extremes():
+    assert ulid_text(0, 0) == "0" * 26
+    assert ulid_text((1 << 48) - 1, (1 << 80) - 1) == "7" + "Z" * 25
+
+
+def test_ids_are_prefixed_ulids_unique_and_increasing():
+    ids = [new_id("evt") for _ in range(500)] + new_ids("evt", 5000) + [new_id("evt")]
+    assert all(re.fullmatch(r"evt_[0-9A-HJKMNP-TV-Z]{26}", value) for value in ids)
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert ULID.from_str(ids[0][4:]).milliseconds > 0
