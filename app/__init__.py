@@ -35,12 +35,7 @@ def configure(app, test_config):
     )
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Check pooled connections before use: a restarted server leaves dead ones behind.
-        # No JIT: compiling a viewer query took longer (~50 ms) than running it, and every
-        # query here is a short index walk that JIT cannot speed up.
-        app.config.setdefault(
-            "SQLALCHEMY_ENGINE_OPTIONS",
-            {"pool_pre_ping": True, "connect_args": {"options": "-c jit=off"}},
-        )
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.instance_secret_key(app.instance_path)
 

@@ -84,7 +84,8 @@ def read_only_connection():
 
 
 def configure_engine(app):
-    """SQLite: foreign keys, write-ahead logging, waiting for locks, and locking early.
+    """PostgreSQL: no JIT. SQLite: foreign keys, write-ahead logging, waiting for locks,
+    and locking early.
 
     In WAL mode a transaction that read first and then writes fails at once (no waiting)
     if another connection wrote in between. So transactions that may write start with
@@ -95,6 +96,17 @@ def configure_engine(app):
         from app.extensions import db
 
         engine = db.engine
+        if engine.dialect.name == "postgresql":
+
+            @event.listens_for(engine, "connect")
+            def _postgresql_connect(dbapi_connection, _record):
+                # No JIT: compiling a viewer query took longer (~50 ms) than running it,
+                # and every query here is a short index walk that JIT cannot speed up.
+                # (A SET, not a startup option: those would replace any the operator
+                # gave in DATABASE_URL, and PgBouncer refuses them.)
+                dbapi_connection.execute("SET jit = off")
+                dbapi_connection.commit()
+
         if engine.dialect.name != "sqlite":
             return
 

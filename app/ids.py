@@ -21,6 +21,8 @@ CROCKFORD = bytes.maketrans(
 RANDOM_BITS = 80
 _lock = threading.Lock()
 _last = [0, 0]  # the last (milliseconds, random part) this process used
+# A forked child counts from its own random start, not from where its parent was.
+os.register_at_fork(after_in_child=lambda: _last.__setitem__(slice(None), [0, 0]))
 
 
 def ulid_text(milliseconds, randomness):

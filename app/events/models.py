@@ -119,7 +119,7 @@ class SearchTerm(db.Model):
     Free text looks for the terms that contain the searched text in this small table
     (full-text indexed: SQLite FTS5, PostgreSQL pg_trgm; see app/events/search.py), then
     for the events with those exact values through the events' own indexes. Every insert
-    path adds its events' terms in the inserting transaction (``search.remember_terms``);
+    path adds its events' terms in the inserting transaction (``search.term_rows``);
     the retention purge removes terms no event uses any more.
     """
 

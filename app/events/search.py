@@ -23,6 +23,8 @@ The match is a case-insensitive substring of at least ``MIN_LENGTH`` characters,
 shortest a trigram index can look up.
 """
 
+import string
+
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -47,6 +49,7 @@ def include_name(name, type_, parent_names):
     return name not in HAND_MANAGED and not name.startswith(HAND_MANAGED_PREFIXES)
 
 
+ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # SQLite's lower()
 SEPARATOR = "\x1f"  # between the fields of search_text; searches may not contain it
 
 
@@ -55,26 +58,32 @@ def haystack(action, actor_name, target_names):
     return SEPARATOR.join([action, actor_name or "", *(name for name in target_names if name)])
 
 
-def term_rows(rows):
-    """The ``search_terms`` rows of new events-table rows: their distinct terms.
+def event_terms(org_id, action, actor_name, target_names):
+    """An event's terms: ``(organization, value)`` for its action, actor name and target
+    names, the values its ``search_text`` joins (empty ones left out).
 
-    The terms are the fields of each row's ``search_text``, so they are exactly what a
-    row-by-row search tests. Every insert path adds them in the inserting transaction
-    with ``INSERT ... ON CONFLICT DO NOTHING`` (the event writer through its own bulk
-    insert, others through ``remember_terms``).
-    """
-    terms = {
-        (row["organization_id"], term)
-        for row in rows
-        for term in row["search_text"].split(SEPARATOR)
-        if term
-    }
+    The values themselves, not ``search_text`` split at the separator: a name may hold
+    U+001F, and its events are found by their exact value."""
+    values = (action, actor_name, *target_names)
+    return {(org_id, value) for value in values if value}
+
+
+def term_rows(rows, targets):
+    """The ``search_terms`` rows of new events-table rows and their event_targets rows:
+    their distinct terms. Every insert path adds them in the inserting transaction with
+    ``INSERT ... ON CONFLICT DO NOTHING`` (the event writer through its own bulk insert,
+    others through ``remember_terms``)."""
+    terms = set()
+    for row in rows:
+        terms |= event_terms(row["organization_id"], row["action"], row["actor_name"], ())
+    for target in targets:
+        terms |= event_terms(target["organization_id"], None, None, (target["name"],))
     return [{"organization_id": org, "term": term} for org, term in sorted(terms)]
 
 
-def remember_terms(connection, rows):
-    """Add the terms of new events-table rows to ``search_terms`` (see ``term_rows``)."""
-    terms = term_rows(rows)
+def remember_terms(connection, rows, targets):
+    """Add the terms of new events and their targets to ``search_terms``."""
+    terms = term_rows(rows, targets)
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     for start in range(0, len(terms), 1000):  # one multi-row statement per 1,000 terms
         connection.execute(
@@ -84,15 +93,15 @@ def remember_terms(connection, rows):
         )
 
 
-def forget_unused_terms(connection, org_id, search_texts):
-    """After a purge deleted events (their ``search_text`` values given), delete those of
-    their terms that no remaining event of the organization uses, so that a purged name
-    is gone from search too.
+def forget_unused_terms(connection, org_id, terms):
+    """After a purge deleted events (``terms``: their ``event_terms``), delete the terms
+    that no remaining event of the organization uses, so that a purged name is gone from
+    search too.
 
     The caller holds the organization's chain head lock, as every inserting transaction
     does before it adds terms: no event can start using a term while it goes.
     """
-    terms = {term for value in search_texts for term in value.split(SEPARATOR) if term}
+    terms = {term for term_org, term in terms if term_org == org_id}
     if not terms:
         return
     used = (
@@ -150,7 +159,13 @@ def matching_terms(session, org_id, q, limit, dialect):
         "WHERE search_terms_fts MATCH :phrase AND search_terms.organization_id = :org "
         "LIMIT :limit"
     )
-    return session.scalars(sql, {"phrase": fts_phrase(q), "org": org_id, "limit": limit + 1}).all()
+    found = session.scalars(sql, {"phrase": fts_phrase(q), "org": org_id, "limit": limit + 1}).all()
+    if len(found) > limit:
+        return found  # too many either way: the caller walks time
+    # FTS5 folds the case of every letter; SQLite's LIKE, which a walk tests, only ASCII
+    # letters. Keep what LIKE matches, so both paths find the same events.
+    needle = q.translate(ASCII_LOWER)
+    return [term for term in found if needle in term.translate(ASCII_LOWER)]
 
 
 def candidate_ids(session, org_id, q, cap, dialect):
@@ -159,8 +174,8 @@ def candidate_ids(session, org_id, q, cap, dialect):
 
     Each lookup reads one index alone, which holds the event id: (organization, action,
     occurred_at, id), (organization, actor_name, occurred_at, id) and event_targets'
-    (organization, name, event_id). Only this organization's terms and events count, so
-    that how fast a search is says nothing about what other organizations' events contain.
+    (organization, name, event_id). Only this organization's terms and events are
+    returned (the full-text index itself covers every organization's terms).
     """
     terms = matching_terms(session, org_id, q, MAX_TERMS, dialect)
     if len(terms) > MAX_TERMS:

@@ -177,10 +177,10 @@ class EventWriter:
         # Numbered and hashed under each organization's chain lock, in insert order.
         chain.append_all(connection, rows)
         self.insert_events(connection, rows)
-        self.insert_terms(connection, search.term_rows(rows))
         targets = [target for job in accepted for target in job.targets]
         if targets:
             self.insert_targets(connection, targets)
+        self.insert_terms(connection, search.term_rows(rows, targets))
 
     def _begin(self, connection):
         """Begin a write transaction, waiting for SQLite's write lock in short steps.

@@ -170,9 +170,13 @@ def purge_batch(report, batch_size):
             Event.seq <= walk.seq,
         )
     )
-    search.forget_unused_terms(
-        connection, report.org_id, [stored.row.search_text for stored in expired]
-    )
+    purged_terms = set()
+    for stored in expired:
+        names = [target.name for target in stored.targets]
+        purged_terms |= search.event_terms(
+            report.org_id, stored.row.action, stored.row.actor_name, names
+        )
+    search.forget_unused_terms(connection, report.org_id, purged_terms)
     head.purged_through_seq, head.purged_through_hash = walk.seq, walk.previous
     head.purged_at = utcnow()
     db.session.flush()

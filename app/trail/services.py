@@ -99,10 +99,10 @@ def record(org_ids, action, user, targets=(), metadata=None, context=None):
     connection = db.session.connection()
     chain.append_all(connection, rows)
     connection.execute(insert(Event), rows)
-    search.remember_terms(connection, rows)
     targets_rows = [target for row in rows for target in target_rows(row, parsed)]
     if targets_rows:
         connection.execute(insert(EventTarget), targets_rows)
+    search.remember_terms(connection, rows, targets_rows)
 
 
 def build_event(action, user, targets, metadata, context):
