@@ -142,6 +142,30 @@ def test_events_with_the_same_time_page_by_id(app, viewer, store):
     assert seen == sorted(ids, reverse=True)
 
 
+def test_an_actor_prefix_matching_ids_and_names_pages_each_event_once(app, viewer, store):
+    """ "Robo" is the prefix of actor ids and of actor names, some on the same event: the
+    branches of the walk must not repeat it, on any page."""
+    actors = [("Robo_1", "Robo One"), ("Robo_2", None), ("user_9", "Robot Nine"), ("user_8", "")]
+    ids = store(
+        viewer.org_id,
+        *[event(minutes_ago=i, actor=actors[i % 4][0], name=actors[i % 4][1]) for i in range(40)],
+    )
+    expected = [event_id for i, event_id in enumerate(ids) if i % 4 != 3]
+    with app.app_context():
+        assert isinstance(
+            pages.Driver.choose(viewer.org_id, EventFilter(actor="Robo"), "any"),
+            pages.ActorDriver,
+        )
+        seen, cursor = [], None
+        while True:
+            page = pages.event_page(viewer.org_id, EventFilter(actor="Robo"), after=cursor, limit=7)
+            seen += [e.id for e in page.events]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    assert seen == expected
+
+
 def test_a_forged_cursor_is_refused(viewer, world):
     assert viewer("?after=not-a-cursor").status_code == 400
     overflowing = base64.urlsafe_b64encode(b"0001-01-01T00:00:00+01:00|evt_0").decode()
