@@ -1,0 +1,118 @@
+"""``python -m bench.stages``: where a 1,000-event batch's time goes, stage by stage.
+
+In-process on a fresh SQLite database (``--database-url`` for PostgreSQL), no HTTP: each
+stage of ``POST /audit_logs/events/batch`` is timed on its own over ``--rounds`` batches
+and printed in µs per event. The request side runs in request threads; the writer's
+stages run in one transaction, as the event writer runs them.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import time
+
+import orjson
+
+from bench.__main__ import seed_event
+from bench.server import Installation
+
+
+def per_event(seconds, rounds, size):
+    return seconds / rounds / size * 1e6
+
+
+def write(writer, job, stages):
+    """Store the job as the event writer does, timing each statement into ``stages``."""
+    from app.events import search
+    from app.integrity import chain
+
+    connection = writer._connect()
+    transaction = writer._begin(connection)
+    steps = (
+        ("hash chain", chain.append_all, (connection, job.rows)),
+        ("events rows", writer.insert_events, (connection, job.rows)),
+        ("target rows", writer.insert_targets, (connection, job.targets)),
+        ("terms", writer.insert_terms, (connection, search.term_rows(job.rows, job.targets))),
+        ("commit", transaction.commit, ()),
+    )
+    for name, step, arguments in steps:
+        started = time.perf_counter()
+        step(*arguments)
+        stages[name] += time.perf_counter() - started
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    args = parser.parse_args()
+
+    installation = Installation(args.database_url)
+    app, org_id, _secret = installation.prepare()
+    from app.events import services
+    from app.events.shape import BatchRequest, check_shape
+    from app.events.writer import EventWriter, Job
+    from app.extensions import db
+    from app.schemas.services import event_problems
+
+    events = [seed_event(f"user_{i}") for i in range(args.batch_size)]
+    data = json.dumps({"organization_id": org_id, "events": events}).encode()
+    request_stages = {}
+    writer_stages = dict.fromkeys(
+        ("hash chain", "events rows", "target rows", "terms", "commit"), 0.0
+    )
+
+    def timed(name, function):
+        started = time.perf_counter()
+        result = function()
+        request_stages[name] = request_stages.get(name, 0.0) + time.perf_counter() - started
+        return result
+
+    with app.app_context():
+        writer = EventWriter(db.engine)
+        for round_ in range(args.rounds + 2):  # two rounds to warm up
+            if round_ == 2:
+                request_stages.clear()
+                writer_stages.update(dict.fromkeys(writer_stages, 0.0))
+            body = timed("JSON parsing", lambda: orjson.loads(data))
+            parsed = timed("shape check (pydantic)", lambda b=body: check_shape(BatchRequest, b))
+            parsed = parsed[0]
+            timed(
+                "schema check",
+                lambda b=body: [event_problems(org_id, event) for event in b["events"]],
+            )
+
+            def build(b=body, p=parsed):
+                received_at = services.utcnow()
+                ids = services.new_ids("evt", len(b["events"]))
+                rows = [
+                    services.event_row(org_id, raw, shape, received_at, event_id)
+                    for raw, shape, event_id in zip(b["events"], p.events, ids, strict=True)
+                ]
+                targets = [
+                    target
+                    for row, shape in zip(rows, p.events, strict=True)
+                    for target in services.target_rows(row, shape)
+                ]
+                return rows, targets
+
+            rows, targets = timed("rows (ids, times, stored JSON)", build)
+            db.session.commit()  # the schema check's read ends: the writer needs the lock
+            write(writer, Job(org_id, rows, targets), writer_stages)
+        writer.stop()
+        db.engine.dispose()
+
+    database = "PostgreSQL" if "postgres" in installation.database_url else "SQLite"
+    print(f"{database}, {args.rounds} batches of {args.batch_size} events; µs per event")
+    for title, stages in (("request thread", request_stages), ("event writer", writer_stages)):
+        total = per_event(sum(stages.values()), args.rounds, args.batch_size)
+        print(f"\n{title}: {total:.1f}")
+        for name, seconds in stages.items():
+            print(f"  {name:34} {per_event(seconds, args.rounds, args.batch_size):6.1f}")
+    shutil.rmtree(installation.directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
