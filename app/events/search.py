@@ -58,14 +58,13 @@ def haystack(action, actor_name, target_names):
     return SEPARATOR.join([action, actor_name or "", *(name for name in target_names if name)])
 
 
-def event_terms(org_id, action, actor_name, target_names):
-    """An event's terms: ``(organization, value)`` for its action, actor name and target
-    names, the values its ``search_text`` joins (empty ones left out).
+def event_terms(action, actor_name, target_names):
+    """An event's terms: its action, actor name and target names, the values its
+    ``search_text`` joins (empty ones left out).
 
     The values themselves, not ``search_text`` split at the separator: a name may hold
     U+001F, and its events are found by their exact value."""
-    values = (action, actor_name, *target_names)
-    return {(org_id, value) for value in values if value}
+    return {value for value in (action, actor_name, *target_names) if value}
 
 
 def term_rows(rows, targets):
@@ -73,11 +72,12 @@ def term_rows(rows, targets):
     their distinct terms. Every insert path adds them in the inserting transaction with
     ``INSERT ... ON CONFLICT DO NOTHING`` (the event writer through its own bulk insert,
     others through ``remember_terms``)."""
-    terms = set()
-    for row in rows:
-        terms |= event_terms(row["organization_id"], row["action"], row["actor_name"], ())
-    for target in targets:
-        terms |= event_terms(target["organization_id"], None, None, (target["name"],))
+    terms = {
+        (row["organization_id"], term)
+        for row in rows
+        for term in event_terms(row["action"], row["actor_name"], ())
+    }
+    terms |= {(target["organization_id"], target["name"]) for target in targets if target["name"]}
     return [{"organization_id": org, "term": term} for org, term in sorted(terms)]
 
 
@@ -101,7 +101,6 @@ def forget_unused_terms(connection, org_id, terms):
     The caller holds the organization's chain head lock, as every inserting transaction
     does before it adds terms: no event can start using a term while it goes.
     """
-    terms = {term for term_org, term in terms if term_org == org_id}
     if not terms:
         return
     used = (

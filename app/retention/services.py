@@ -173,9 +173,7 @@ def purge_batch(report, batch_size):
     purged_terms = set()
     for stored in expired:
         names = [target.name for target in stored.targets]
-        purged_terms |= search.event_terms(
-            report.org_id, stored.row.action, stored.row.actor_name, names
-        )
+        purged_terms |= search.event_terms(stored.row.action, stored.row.actor_name, names)
     search.forget_unused_terms(connection, report.org_id, purged_terms)
     head.purged_through_seq, head.purged_through_hash = walk.seq, walk.previous
     head.purged_at = utcnow()
