@@ -1,13 +1,103 @@
-"""gunicorn settings shared by ``make run`` and the benchmarks."""
+"""gunicorn settings shared by ``make run`` and the benchmarks (gunicorn reads this file
+from the working directory by default).
 
+The master starts the event writer process (``flask events writer``) before any worker
+and restarts it if it exits; workers find it through EVENT_WRITER_ADDRESS and
+EVENT_WRITER_KEY, which they inherit. ``EVENT_WRITER=thread`` in the environment keeps
+the writer in each worker process instead (see docs/decisions.md).
+"""
+
+import os
+import secrets
+import shutil
+import subprocess
 import sys
+import tempfile
+import threading
+import time
+
+WRITER_START_SECONDS = 30
+
+
+class WriterProcess:
+    """The event writer process, kept running by a thread of the master."""
+
+    def __init__(self):
+        self.directory = tempfile.mkdtemp(prefix="auditlog-writer-")  # mode 0700
+        self.address = os.path.join(self.directory, "writer.sock")
+        self.key = secrets.token_hex(32)
+        self.process = None
+        self.stopping = threading.Event()
+        self.command = [sys.executable, "-m", "flask", "--app", "app", "events", "writer"]
+
+    def environment(self):
+        return {"EVENT_WRITER_ADDRESS": self.address, "EVENT_WRITER_KEY": self.key}
+
+    def start(self, log):
+        """Start the process and wait (up to 30 s) for its socket; then keep it running."""
+        self._spawn()
+        deadline = time.monotonic() + WRITER_START_SECONDS
+        while not os.path.exists(self.address) and time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        if not os.path.exists(self.address):
+            log.warning("the event writer process did not start; workers store events themselves")
+        threading.Thread(target=self._supervise, args=(log,), daemon=True).start()
+
+    def _spawn(self):
+        # A fixed command: this interpreter running this app's own CLI.
+        self.process = subprocess.Popen(  # noqa: S603
+            self.command, env={**os.environ, **self.environment()}
+        )
+
+    def _supervise(self, log):
+        while not self.stopping.is_set():
+            self.process.wait()
+            if self.stopping.is_set():
+                return
+            log.warning("the event writer process exited; restarting it")
+            time.sleep(1)
+            self._spawn()
+
+    def stop(self):
+        """Let the process finish its transaction and exit; remove its socket directory."""
+        self.stopping.set()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+writer_process = None
+
+
+def on_starting(server):
+    """Start the event writer process before the workers, which inherit its address."""
+    global writer_process
+    if os.environ.get("EVENT_WRITER", "process") != "process":
+        return
+    writer_process = WriterProcess()
+    os.environ.update(writer_process.environment())
+    writer_process.start(server.log)
+
+
+def on_exit(server):
+    """Stop the event writer process after the workers have stopped."""
+    if writer_process is not None:
+        writer_process.stop()
 
 
 def post_fork(server, worker):
-    """Hand the GIL over more often than every 5 ms.
+    """With a writer thread in each worker: hand the GIL over more often than every 5 ms.
 
-    Request threads are CPU-bound while the event writer thread mostly waits on the
-    database; with Python's default 5 ms switch interval the writer waits up to 5 ms for
-    the GIL after every database call, which stretches each group commit.
+    Request threads are CPU-bound while the writer thread mostly waits on the database;
+    with Python's default 5 ms switch interval it waits up to 5 ms for the GIL after each
+    database call, which stretches each group commit. (With the writer process, the
+    default interval measured faster.)
     """
-    sys.setswitchinterval(0.0005)
+    if writer_process is None:
+        sys.setswitchinterval(0.0005)

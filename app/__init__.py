@@ -120,6 +120,7 @@ def register_commands(app):
     """Each feature brings its own ``flask`` commands."""
     from app.auth.cli import users_cli
     from app.demo.cli import demo_cli
+    from app.events.cli import events_cli
     from app.exports.cli import exports_cli
     from app.integrity.cli import audit_cli
     from app.keys.cli import keys_cli
@@ -130,6 +131,7 @@ def register_commands(app):
     app.cli.add_command(orgs_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(events_cli)
     app.cli.add_command(exports_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(retention_cli)

@@ -25,6 +25,8 @@ class Defaults:
     EXPORT_RETENTION_DAYS = 7  # an export's file is deleted this long after it is ready
     EXPORT_WORKER = "thread"  # "thread": each server process runs exports; "off": a separate
     # `flask exports work` process does
+    EVENT_WRITER_ADDRESS = None  # the writer process's Unix socket (set by gunicorn.conf.py);
+    EVENT_WRITER_KEY = None  # None: each server process stores events with a thread of its own
 
 
 # Settings read from the environment, with the type each one is parsed as.
@@ -41,6 +43,8 @@ ENVIRONMENT_SETTINGS = {
     "EXPORTS_DIR": str,
     "EXPORT_RETENTION_DAYS": int,
     "EXPORT_WORKER": str,
+    "EVENT_WRITER_ADDRESS": str,
+    "EVENT_WRITER_KEY": str,
 }
 
 

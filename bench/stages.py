@@ -28,13 +28,14 @@ def write(writer, job, stages):
     from app.integrity import chain
 
     connection = writer._connect()
-    transaction = writer._begin(connection)
+    cursor = connection.cursor()
+    writer._begin(cursor)
     steps = (
-        ("hash chain", chain.append_all, (connection, job.rows)),
-        ("events rows", writer.insert_events, (connection, job.rows)),
-        ("target rows", writer.insert_targets, (connection, job.targets)),
-        ("terms", writer.insert_terms, (connection, search.term_rows(job.rows, job.targets))),
-        ("commit", transaction.commit, ()),
+        ("hash chain", chain.append_all, (cursor, writer.dialect, job.rows)),
+        ("events rows", writer.insert_events, (cursor, job.rows)),
+        ("target rows", writer.insert_targets, (cursor, job.targets)),
+        ("terms", writer.insert_terms, (cursor, search.term_rows(job.rows, job.targets))),
+        ("commit", connection.commit, ()),
     )
     for name, step, arguments in steps:
         started = time.perf_counter()

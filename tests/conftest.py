@@ -207,12 +207,36 @@ def org_admin(make_org, make_user, auth):
 
 
 class LiveServer:
-    """The app served over HTTP on a free loopback port, in a thread."""
+    """The app served over HTTP on a free loopback port, in a thread.
+
+    Stopping waits for requests still being answered (their threads are daemons, which
+    the server does not join): a request thread holding a database connection when the
+    app fixture disposes the engine would leave the connection to the garbage collector.
+    """
 
     def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.app = app
+        self.in_flight = 0
+        self.idle = threading.Condition()
+        self.server = make_server("127.0.0.1", 0, self.counting, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def counting(self, environ, start_response):
+        """The app, counting the requests in flight until their response is sent."""
+        with self.idle:
+            self.in_flight += 1
+        try:
+            body = self.app(environ, start_response)
+            try:
+                yield from body
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+        finally:
+            with self.idle:
+                self.in_flight -= 1
+                self.idle.notify_all()
 
     def __enter__(self):
         self.thread.start()
@@ -221,6 +245,8 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join()
+        with self.idle:
+            self.idle.wait_for(lambda: self.in_flight == 0, timeout=60)
         self.server.server_close()
 
 

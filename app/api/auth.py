@@ -34,8 +34,9 @@ def authenticate_request():
     if key is None:
         abort(401)
     # End any read at once: a snapshot held while the request waits for the event
-    # writer would keep SQLite from checkpointing its write-ahead log.
-    if db.session().in_transaction():
+    # writer would keep SQLite from checkpointing its write-ahead log. (A key found in
+    # the cache needed no session: none is made just to ask.)
+    if db.session.registry.has() and db.session().in_transaction():
         db.session.commit()
     enforce_rate_limit(key.id)
     g.api_key_id = key.id
@@ -60,25 +61,57 @@ class KeyRateLimiter:
     ``RATELIMIT_STORAGE_URI`` names.
 
     The ``limits`` library's in-memory storage is not safe for concurrent use by
-    threads (it can start its expiry timer twice), so calls are serialised per process;
-    each is a dictionary update.
+    threads (it can start its expiry timer twice), so calls to it are serialised per
+    process. For ``memory://`` the windows are counted by ``LocalWindows`` instead: the
+    library's storage starts an expiry timer thread every 10 ms under load, and waiting
+    for each thread to start (inside that lock) held up every API request.
     """
 
     def __init__(self, app):
         self.setting = app.config["API_RATE_LIMIT"]
         self.item = parse(self.setting)
-        self.strategy = FixedWindowRateLimiter(
-            storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
-        )
+        uri = app.config["RATELIMIT_STORAGE_URI"]
+        self.local = LocalWindows(self.item) if uri.startswith("memory://") else None
+        if self.local is None:
+            self.strategy = FixedWindowRateLimiter(storage_from_string(uri))
         self.lock = threading.Lock()
 
     def hit(self, key_id):
         """Count a request; raise ``RateLimited`` when the key is over its allowance."""
+        if self.local is not None:
+            wait = self.local.hit(key_id)
+            if wait is None:
+                return
+            raise RateLimited(max(1, math.ceil(wait)))
         with self.lock:
             if self.strategy.hit(self.item, "api-key", key_id):
                 return
             reset_at, _remaining = self.strategy.get_window_stats(self.item, "api-key", key_id)
         raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+
+class LocalWindows:
+    """Fixed windows counted in this process, as ``limits``' fixed-window strategy counts
+    them: a key's window opens at its first request and lasts the limit's period."""
+
+    def __init__(self, item, clock=time.monotonic):
+        self.clock = clock
+        self.amount = item.amount
+        self.seconds = item.get_expiry()
+        self.windows = {}  # key -> (monotonic end of its window, requests in it)
+        self.lock = threading.Lock()
+
+    def hit(self, key):
+        """Count a request: ``None`` if allowed, else the seconds until the window ends."""
+        now = self.clock()
+        with self.lock:
+            ends, count = self.windows.get(key, (0.0, 0))
+            if now >= ends:
+                ends, count = now + self.seconds, 0
+            if count >= self.amount:
+                return ends - now
+            self.windows[key] = (ends, count + 1)
+        return None
 
 
 def enforce_rate_limit(key_id):

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.events import search
 from app.events.models import IdempotencyRecord
 from app.events.writer import IDEMPOTENCY_WINDOW, EventWriter, Job, idempotency_record
+from app.events.writer_process import RemoteWriter, configured_address
 from app.extensions import db
 from app.ids import new_id, new_ids
 from app.timestamps import isoformat_exact, utcnow
@@ -70,7 +71,11 @@ def event_writer():
         with _writer_lock:
             writer = current_app.extensions.get("auditlog.event_writer")
             if writer is None:
-                writer = current_app.extensions["auditlog.event_writer"] = EventWriter(db.engine)
+                writer = EventWriter(db.engine)
+                remote = configured_address(current_app.config)
+                if remote is not None:
+                    writer = RemoteWriter(*remote, fallback=writer)
+                current_app.extensions["auditlog.event_writer"] = writer
     return writer
 
 

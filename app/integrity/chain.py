@@ -8,20 +8,20 @@ in step.
 import functools
 import hashlib
 import json
+from contextlib import contextmanager
 
 import orjson
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.events.models import Event
-from app.integrity.models import GENESIS_HASH, ChainHead
+from app.integrity.models import GENESIS_HASH
 from app.timestamps import isoformat_exact
 
-HEADS = ChainHead.__table__
 EVENTS = Event.__table__
 # The fields an event's document adds to the stored event (which never has them).
 CHAIN_FIELDS = ("id", "organization_id", "received_at", "seq")
 
 # Straight to the driver: the writer runs them in every transaction, on its critical path.
+# The statements are fixed text; every value is bound.
 HEAD = {
     "sqlite": "SELECT seq, hash FROM chain_heads WHERE organization_id = ?",
     "postgresql": "SELECT seq, hash FROM chain_heads WHERE organization_id = %s FOR UPDATE",
@@ -29,6 +29,12 @@ HEAD = {
 MOVE_HEAD = {
     "sqlite": "UPDATE chain_heads SET seq = ?, hash = ? WHERE organization_id = ?",
     "postgresql": "UPDATE chain_heads SET seq = %s, hash = %s WHERE organization_id = %s",
+}
+NEW_HEAD = {  # an empty chain, unless another transaction just created it
+    "sqlite": "INSERT INTO chain_heads (organization_id, seq, hash, purged_through_seq, "
+    "purged_through_hash) VALUES (?, 0, ?, 0, ?) ON CONFLICT (organization_id) DO NOTHING",
+    "postgresql": "INSERT INTO chain_heads (organization_id, seq, hash, purged_through_seq, "
+    "purged_through_hash) VALUES (%s, 0, %s, 0, %s) ON CONFLICT (organization_id) DO NOTHING",
 }
 
 
@@ -88,55 +94,53 @@ def chain_hash(previous_hash, doc):
     return hashlib.sha256(previous_hash.encode() + canonical_bytes(doc)).hexdigest()
 
 
-def lock_head(connection, org_id):
+def lock_head(cursor, dialect, org_id):
     """The organization's chain head ``(seq, hash)``, locked until the transaction ends.
 
-    PostgreSQL: ``SELECT ... FOR UPDATE`` on its chain_heads row (created first if
-    missing), so concurrent transactions of one organization append one after another.
-    SQLite: the transaction already holds the database's only write lock.
+    ``cursor`` is the driver's own, inside the inserting transaction; ``dialect`` is
+    ``"sqlite"`` or ``"postgresql"``. PostgreSQL: ``SELECT ... FOR UPDATE`` on its
+    chain_heads row (created first if missing), so concurrent transactions of one
+    organization append one after another. SQLite: the transaction already holds the
+    database's only write lock.
     """
-    statement = HEAD[connection.dialect.name]
-    head = connection.exec_driver_sql(statement, (org_id,)).first()
+    cursor.execute(HEAD[dialect], (org_id,))
+    head = cursor.fetchone()
     if head is None:
-        connection.execute(new_head_statement(connection.dialect.name, org_id))
-        head = connection.exec_driver_sql(statement, (org_id,)).first()
-    return head.seq, head.hash
+        cursor.execute(NEW_HEAD[dialect], (org_id, GENESIS_HASH, GENESIS_HASH))
+        cursor.execute(HEAD[dialect], (org_id,))
+        head = cursor.fetchone()
+    return head[0], head[1]
 
 
-def new_head_statement(dialect, org_id):
-    """``INSERT ... ON CONFLICT DO NOTHING`` of an empty chain head."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(HEADS)
-        .values(
-            organization_id=org_id,
-            seq=0,
-            hash=GENESIS_HASH,
-            purged_through_seq=0,
-            purged_through_hash=GENESIS_HASH,
-        )
-        .on_conflict_do_nothing(index_elements=["organization_id"])
-    )
-
-
-def append(connection, org_id, rows):
+def append(cursor, dialect, org_id, rows):
     """Number and hash new events-table rows of one organization, in list order, and move
     its chain head; the caller inserts the rows in the same transaction, in this order."""
-    seq, previous = lock_head(connection, org_id)
+    seq, previous = lock_head(cursor, dialect, org_id)
     for row in rows:
         seq += 1
         payload = orjson.loads(row["payload"])
         doc = document(payload, row["id"], org_id, row["received_at"], seq)
         row["seq"] = seq
         row["hash"] = previous = chain_hash(previous, doc)
-    connection.exec_driver_sql(MOVE_HEAD[connection.dialect.name], (seq, previous, org_id))
+    cursor.execute(MOVE_HEAD[dialect], (seq, previous, org_id))
 
 
-def append_all(connection, rows):
+def append_all(cursor, dialect, rows):
     """``append`` for rows of any organizations, locking each chain in id order (two
     transactions that lock the same organizations never wait for each other in a cycle)."""
     by_org = {}
     for row in rows:
         by_org.setdefault(row["organization_id"], []).append(row)
     for org_id in sorted(by_org):
-        append(connection, org_id, by_org[org_id])
+        append(cursor, dialect, org_id, by_org[org_id])
+
+
+@contextmanager
+def driver_cursor(connection):
+    """``(cursor, dialect)``: the driver's cursor of a SQLAlchemy connection, in its
+    transaction, for the functions above."""
+    cursor = connection.connection.cursor()
+    try:
+        yield cursor, connection.dialect.name
+    finally:
+        cursor.close()

@@ -147,7 +147,8 @@ def purge(as_of, org_id=None, batch_size=BATCH_SIZE, progress=None, plan=None):
 def purge_batch(report, batch_size):
     """Delete the next batch of one organization's expired events; returns how many."""
     connection = db.session.connection()
-    chain.lock_head(connection, report.org_id)
+    with chain.driver_cursor(connection) as (cursor, dialect):
+        chain.lock_head(cursor, dialect, report.org_id)
     head = db.session.get(ChainHead, report.org_id, populate_existing=True)
     page = verify.read_page(report.org_id, head.purged_through_seq, head.seq, batch_size)
     expired = list(takewhile(lambda stored: stored.row.received_at < report.cutoff, page))

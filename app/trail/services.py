@@ -97,7 +97,8 @@ def record(org_ids, action, user, targets=(), metadata=None, context=None):
     received_at = utcnow()
     rows = [event_row(org_id, raw, parsed, received_at) for org_id in org_ids]
     connection = db.session.connection()
-    chain.append_all(connection, rows)
+    with chain.driver_cursor(connection) as (cursor, dialect):
+        chain.append_all(cursor, dialect, rows)
     connection.execute(insert(Event), rows)
     targets_rows = [target for row in rows for target in target_rows(row, parsed)]
     if targets_rows:

@@ -86,3 +86,19 @@ def test_wrong_method_is_json_405(api):
     response = api.client.delete("/audit_logs/events", headers=api.headers())
     assert response.status_code == 405
     assert response.get_json()["code"] == "method_not_allowed"
+
+
+def test_in_memory_windows_open_at_the_first_request_and_last_the_period():
+    from limits import parse
+
+    from app.api.auth import LocalWindows
+
+    now = [1000.0]
+    windows = LocalWindows(parse("2 per 60 seconds"), clock=lambda: now[0])
+    assert windows.hit("key_a") is None
+    now[0] += 10
+    assert windows.hit("key_a") is None
+    assert windows.hit("key_a") == 50  # the window opened at the first request
+    assert windows.hit("key_b") is None  # each key counts on its own
+    now[0] += 50
+    assert windows.hit("key_a") is None  # a new window

@@ -1,0 +1,35 @@
+"""``flask events writer``: the event writer process that gunicorn's master starts."""
+
+import signal
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.events.writer_process import WriterServer, configured_address
+from app.extensions import db
+
+events_cli = AppGroup("events", help="Serve the event writer process.")
+
+
+@events_cli.command("writer")
+def writer():
+    """Store the events of every server process, many requests per transaction.
+
+    Listens on EVENT_WRITER_ADDRESS (a Unix socket path) for clients that know
+    EVENT_WRITER_KEY (hex). gunicorn.conf.py sets both and starts this command; run it
+    yourself only with the same two settings in the server processes' environment.
+    SIGTERM or SIGINT finish the transaction in progress, then exit.
+    """
+    remote = configured_address(current_app.config)
+    if remote is None:
+        raise click.UsageError("Set EVENT_WRITER_ADDRESS and EVENT_WRITER_KEY.")
+    server = WriterServer(db.engine, *remote)
+
+    def stop(_signum, _frame):
+        server.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(f"Event writer listening on {remote[0]}")
+    server.serve_forever()

@@ -1,0 +1,231 @@
+"""The event writer in a process of its own, shared by every server process.
+
+With gunicorn (``make run``, the benchmarks), the master starts ``flask events writer``
+before the workers (see ``gunicorn.conf.py``). Each worker's request threads then send
+their validated rows over a Unix socket and wait for the answer, instead of handing them
+to a writer thread of their own process. Why:
+
+- **One group commit for all processes.** Two server processes with a writer each take
+  turns on SQLite's single write lock; one writer process puts every request in flight,
+  whichever worker it came to, into the same transaction and fsync.
+- **No GIL shared with request threads.** A writer thread waits for the GIL after each of
+  its database calls while request threads hold it; under load that stretched a 0.6 ms
+  transaction to 5-8 ms, and the write lock with it. The writer process has one busy
+  thread.
+
+Answers keep the in-process writer's promise: a request is answered only after the
+transaction holding its events has committed. If the writer process cannot be reached
+(not started, or restarting), a worker stores its events itself with the in-process
+writer, so events are never refused for want of it. If it dies with a request in
+flight, that request gets a 503 ("may or may not be stored") and the client's retry with
+the same Idempotency-Key settles it.
+
+Messages are pickled; the socket lives in a directory only this user can open, and
+every connection must also prove it knows a random key (``multiprocessing``'s HMAC
+handshake) before anything is unpickled.
+"""
+
+import logging
+import os
+import socket
+import threading
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client, Listener, wait
+
+from app.events.writer import MAX_EVENTS_PER_TRANSACTION, SUBMIT_TIMEOUT_SECONDS, EventWriter, Job
+
+log = logging.getLogger(__name__)
+
+ADDRESS_VARIABLE = "EVENT_WRITER_ADDRESS"  # the Unix socket's path
+KEY_VARIABLE = "EVENT_WRITER_KEY"  # the handshake key, hex
+
+
+class WriterUnavailable(Exception):
+    """The writer process could not be reached; nothing was sent."""
+
+
+class WriterLost(TimeoutError):
+    """The writer process went away with a job in flight: it may or may not be stored
+    (answered as the writer not answering in time)."""
+
+
+class WriterServer:
+    """Serves jobs from any number of connections, many jobs per transaction."""
+
+    def __init__(self, engine, address, authkey):
+        self.writer = EventWriter(engine)
+        if os.path.exists(address):  # left by a writer process that was killed
+            os.unlink(address)
+        self.listener = Listener(address, family="AF_UNIX", authkey=authkey)
+        self.connections = []
+        self.lock = threading.Lock()  # guards connections between the two threads
+        self.wake_reader, self.wake_writer = socket.socketpair()
+        self.stopping = threading.Event()
+
+    def serve_forever(self):
+        """Accept connections in a thread; store jobs in this one until ``stop()``."""
+        threading.Thread(target=self._accept, name="writer-accept", daemon=True).start()
+        try:
+            while not self.stopping.is_set():
+                self.serve_once()
+        finally:
+            self.listener.close()
+            for connection in self.connections:
+                connection.close()
+            self.writer.stop()
+
+    def stop(self):
+        """Finish the transaction in progress, then return from ``serve_forever``."""
+        self.stopping.set()
+        self.wake_writer.send(b"x")
+
+    def _accept(self):
+        while not self.stopping.is_set():
+            try:
+                connection = self.listener.accept()  # includes the key handshake
+            except (OSError, EOFError, AuthenticationError):
+                if self.stopping.is_set():
+                    return
+                continue  # a client that failed the handshake, or hung up during it
+            with self.lock:
+                self.connections.append(connection)
+            self.wake_writer.send(b"x")
+
+    def serve_once(self):
+        """Wait for jobs, store every one that arrived, answer each."""
+        with self.lock:
+            watched = [self.wake_reader, *self.connections]
+        jobs = []
+        for ready in wait(watched):
+            if ready is self.wake_reader:
+                self.wake_reader.recv(4096)
+                continue
+            try:
+                org_id, rows, targets, idempotency = ready.recv()
+            except (EOFError, OSError):  # the worker went away
+                self._drop(ready)
+                continue
+            jobs.append((ready, Job(org_id, rows, targets, idempotency)))
+        for group in groups(jobs):
+            self.writer._store([job for _connection, job in group])
+            for connection, job in group:
+                self._answer(connection, job)
+
+    def _answer(self, connection, job):
+        if job.error is None:
+            answer = ("stored", job.stored)
+        else:
+            answer = ("error", f"{type(job.error).__name__}: {job.error}")
+        try:
+            connection.send(answer)
+        except OSError:
+            self._drop(connection)
+
+    def _drop(self, connection):
+        with self.lock:
+            if connection in self.connections:
+                self.connections.remove(connection)
+        connection.close()
+
+
+def groups(jobs):
+    """Jobs in transactions of at most ``MAX_EVENTS_PER_TRANSACTION`` events (a job whole)."""
+    group, size = [], 0
+    for item in jobs:
+        if group and size + len(item[1].rows) > MAX_EVENTS_PER_TRANSACTION:
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += len(item[1].rows)
+    if group:
+        yield group
+
+
+class RemoteWriter:
+    """A server process's door to the writer process: ``submit`` as ``EventWriter`` has.
+
+    Each request thread keeps a connection of its own, so answers need no routing.
+    Jobs go to ``fallback`` (this process's own writer) while the writer process is
+    unreachable.
+    """
+
+    def __init__(self, address, authkey, fallback):
+        self.address = address
+        self.authkey = authkey
+        self.fallback = fallback
+        self.local = threading.local()
+        self.opened = []  # every thread's connection, closed by stop()
+        self.lock = threading.Lock()
+
+    def submit(self, job):
+        """Store the job through the writer process (or the fallback); wait for the answer."""
+        try:
+            self._send(job)
+        except WriterUnavailable:
+            return self.fallback.submit(job)
+        stored = self._receive()
+        job.stored = stored
+        return job
+
+    def _connection(self):
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            try:
+                connection = Client(self.address, family="AF_UNIX", authkey=self.authkey)
+            except (OSError, EOFError) as error:
+                log.warning("event writer process unreachable (%s): storing in-process", error)
+                raise WriterUnavailable from error
+            self.local.connection = connection
+            with self.lock:
+                self.opened.append(connection)
+        return connection
+
+    def _forget(self):
+        connection = getattr(self.local, "connection", None)
+        self.local.connection = None
+        if connection is not None:
+            connection.close()
+
+    def _send(self, job):
+        """Send the job; ``WriterUnavailable`` if the writer process cannot take it."""
+        for attempt in range(2):  # a kept connection may be stale: the writer restarted
+            connection = self._connection()
+            try:
+                connection.send((job.org_id, job.rows, job.targets, job.idempotency))
+                return
+            except OSError as error:
+                self._forget()
+                if attempt:
+                    raise WriterUnavailable from error
+
+    def _receive(self):
+        connection = self.local.connection
+        try:
+            if not connection.poll(SUBMIT_TIMEOUT_SECONDS):
+                raise TimeoutError("the event writer process did not answer in time")
+            kind, value = connection.recv()
+        except (EOFError, OSError) as error:
+            self._forget()
+            raise WriterLost("the event writer process went away") from error
+        except TimeoutError:
+            self._forget()  # a late answer must not be read as the next job's
+            raise
+        if kind == "error":
+            raise RuntimeError(f"the event writer process failed: {value}")
+        return value
+
+    def stop(self):
+        """Close every thread's connection and stop the fallback writer."""
+        with self.lock:
+            opened, self.opened = self.opened, []
+        for connection in opened:
+            connection.close()
+        self.fallback.stop()
+
+
+def configured_address(config):
+    """``(address, key)`` of the writer process this server should use, or ``None``."""
+    address, key = config.get(ADDRESS_VARIABLE), config.get(KEY_VARIABLE)
+    if not address or not key:
+        return None
+    return address, bytes.fromhex(key)
