@@ -120,6 +120,7 @@ class Driver:
 
     skip = ()
     estimate = PROBE
+    built = None  # the conditions, once built
 
     def __init__(self, org_id, event_filter, dialect):
         self.org_id = org_id
@@ -163,7 +164,11 @@ class Driver:
         return self.estimate
 
     def conditions(self):
-        return self.filter.conditions(self.org_id, self.dialect, skip=self.skip)
+        """The filter's conditions but the driver's own (built once: a walk of many
+        branches repeats them in each, and building them cost more than running some)."""
+        if self.built is None:
+            self.built = self.filter.conditions(self.org_id, self.dialect, skip=self.skip)
+        return self.built
 
     def keys(self, position, limit):
         """(pk, occurred_at, id) of the next ``limit`` matches, newest first."""
@@ -230,13 +235,11 @@ class BranchDriver(Driver):
         """Conditions that keep a branch on ``column`` from repeating another branch's rows."""
         return []
 
-    def branch(self, column, value, position):
-        """The keys of one branch's matches after the cursor, in no order."""
+    def branch(self, column, value, after):
+        """The keys of one branch's matches after the cursor (``after``: its conditions),
+        in no order."""
         return select(*KEY_COLUMNS).where(
-            column == value,
-            *self.disjoint(column),
-            *self.conditions(),
-            *after_position(Event.occurred_at, Event.id, position),
+            column == value, *self.disjoint(column), *self.conditions(), *after
         )
 
     def usable(self):
@@ -265,7 +268,8 @@ class BranchDriver(Driver):
     def keys(self, position, limit):
         if not self.values:
             return select(*KEY_COLUMNS).where(false())
-        arms = [self.branch(column, value, position) for column, value in self.values]
+        after = after_position(Event.occurred_at, Event.id, position)
+        arms = [self.branch(column, value, after) for column, value in self.values]
         if len(arms) == 1:
             return newest_first(arms[0], limit)
         if self.dialect != "postgresql":

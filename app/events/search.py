@@ -25,7 +25,7 @@ shortest a trigram index can look up.
 
 import string
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text, union
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.events.models import Event, EventTarget, SearchTerm
@@ -179,19 +179,20 @@ def candidate_ids(session, org_id, q, cap, dialect):
     terms = matching_terms(session, org_id, q, MAX_TERMS, dialect)
     if len(terms) > MAX_TERMS:
         return None
-    found = set()
     if not terms:
-        return found
+        return set()
     lookups = (
         select(Event.id).where(Event.organization_id == org_id, Event.action.in_(terms)),
         select(Event.id).where(Event.organization_id == org_id, Event.actor_name.in_(terms)),
-        select(EventTarget.event_id).where(
+        select(EventTarget.event_id.label("id")).where(
             EventTarget.organization_id == org_id, EventTarget.name.in_(terms)
         ),
     )
-    for lookup in lookups:
-        ids = session.scalars(lookup.limit(cap + 1)).all()  # all of them, if at most cap
-        found.update(ids)
-        if len(ids) > cap or len(found) > cap:
-            return None
-    return found
+    # Each lookup stops after cap + 1 ids (all of them, if at most cap); counted first,
+    # so that a dense match costs one round trip and sends no ids.
+    parts = [lookup.limit(cap + 1).subquery() for lookup in lookups]
+    ids = union(*(select(part.c.id) for part in parts)).subquery()
+    bounded = select(ids.c.id).limit(cap + 1).subquery()
+    if session.scalar(select(func.count()).select_from(bounded)) > cap:
+        return None
+    return set(session.scalars(select(ids.c.id)).all())
