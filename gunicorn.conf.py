@@ -1,8 +1,9 @@
 """gunicorn settings shared by ``make run`` and the benchmarks (gunicorn reads this file
 from the working directory by default).
 
-The master starts the event writer process (``flask events writer``) before any worker
-and restarts it if it exits; workers find it through EVENT_WRITER_ADDRESS and
+The master starts the event writer process (``flask events writer``) before any worker,
+restarts it if it exits and replaces it on a reload (SIGHUP); workers find it through
+EVENT_WRITER_ADDRESS and
 EVENT_WRITER_KEY, which they inherit. ``EVENT_WRITER=thread`` in the environment keeps
 the writer in each worker process instead (see docs/decisions.md).
 """
@@ -20,7 +21,11 @@ WRITER_START_SECONDS = 30
 
 
 class WriterProcess:
-    """The event writer process, kept running by a thread of the master."""
+    """The event writer process, kept running by a thread of the master.
+
+    Kept on the arbiter (``server.auditlog_writer``), not in this module: gunicorn runs
+    this file afresh on a reload (SIGHUP), and the new module must still find it.
+    """
 
     def __init__(self):
         self.directory = tempfile.mkdtemp(prefix="auditlog-writer-")  # mode 0700
@@ -28,7 +33,11 @@ class WriterProcess:
         self.key = secrets.token_hex(32)
         self.process = None
         self.stopping = threading.Event()
-        self.command = [sys.executable, "-m", "flask", "--app", "app", "events", "writer"]
+        self.lock = threading.Lock()  # spawning and stopping never interleave
+        self.command = [
+            *(sys.executable, "-m", "flask", "--app", "app", "events", "writer"),
+            *("--parent-pid", str(os.getpid())),
+        ]
 
     def environment(self):
         return {"EVENT_WRITER_ADDRESS": self.address, "EVENT_WRITER_KEY": self.key}
@@ -46,23 +55,35 @@ class WriterProcess:
         threading.Thread(target=self._supervise, args=(log,), daemon=True).start()
 
     def _spawn(self):
-        # A fixed command: this interpreter running this app's own CLI.
+        # A fixed command: this interpreter running this app's own CLI. A session of its
+        # own: a Ctrl-C or a service manager's signal to the master's process group
+        # must not stop it before the workers have finished their requests.
         self.process = subprocess.Popen(  # noqa: S603
-            self.command, env={**os.environ, **self.environment()}
+            self.command, env={**os.environ, **self.environment()}, start_new_session=True
         )
 
     def _supervise(self, log):
-        while not self.stopping.is_set():
+        while True:
             self.process.wait()
             if self.stopping.is_set():
                 return
             log.warning("the event writer process exited; restarting it")
             time.sleep(1)
-            self._spawn()
+            with self.lock:
+                if self.stopping.is_set():
+                    return
+                self._spawn()
+
+    def restart(self):
+        """Replace the process with one running the code on disk now (the supervisor
+        starts the new one; workers store events themselves in between)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
 
     def stop(self):
         """Let the process finish its transaction and exit; remove its socket directory."""
-        self.stopping.set()
+        with self.lock:
+            self.stopping.set()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -72,23 +93,27 @@ class WriterProcess:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-writer_process = None
-
-
 def on_starting(server):
     """Start the event writer process before the workers, which inherit its address."""
-    global writer_process
     if os.environ.get("EVENT_WRITER", "process") != "process":
         return
-    writer_process = WriterProcess()
-    os.environ.update(writer_process.environment())
-    writer_process.start(server.log)
+    server.auditlog_writer = WriterProcess()
+    os.environ.update(server.auditlog_writer.environment())
+    server.auditlog_writer.start(server.log)
+
+
+def on_reload(server):
+    """A reload (SIGHUP) replaces the workers with the code on disk: the writer too."""
+    writer = getattr(server, "auditlog_writer", None)
+    if writer is not None:
+        writer.restart()
 
 
 def on_exit(server):
     """Stop the event writer process after the workers have stopped."""
-    if writer_process is not None:
-        writer_process.stop()
+    writer = getattr(server, "auditlog_writer", None)
+    if writer is not None:
+        writer.stop()
 
 
 def post_fork(server, worker):
@@ -99,5 +124,5 @@ def post_fork(server, worker):
     database call, which stretches each group commit. (With the writer process, the
     default interval measured faster.)
     """
-    if writer_process is None:
+    if getattr(server, "auditlog_writer", None) is None:
         sys.setswitchinterval(0.0005)

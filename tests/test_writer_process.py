@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -95,11 +96,9 @@ def test_jobs_from_several_connections_share_one_transaction(app, make_org, sock
     assert transactions == [3]
     assert sorted(answers) == [("stored", False), ("stored", False), ("stored", True)]
     assert count_events(app) == 1  # one key, one event
-    server.stop()
-    server.listener.close()
     for client in clients:
         client.close()
-    server.writer.stop()
+    server.close()
 
 
 def test_a_failing_job_is_reported_and_the_writer_carries_on(app, make_org, writer_server):
@@ -122,6 +121,63 @@ def test_a_client_without_the_key_is_refused(writer_server, app, make_org):
     use_writer(app, address, key)
     with app.app_context():
         assert event_writer().submit(Job(org_id, [row(org_id, "evt_1")], [])).stored
+
+
+def test_a_client_stalled_in_the_handshake_holds_up_no_other(app, make_org, writer_server):
+    address, key = writer_server
+    stalled = socket.socket(socket.AF_UNIX)
+    stalled.connect(address)  # and never answers the challenge
+    org_id = make_org()
+    use_writer(app, address, key)
+    with app.app_context():
+        assert event_writer().submit(Job(org_id, [row(org_id, "evt_1")], [])).stored
+        assert event_writer().fallback.thread is None
+    stalled.close()
+    assert count_events(app) == 1
+
+
+def test_with_the_wrong_key_a_server_stores_events_itself(app, make_org, writer_server):
+    address, _key = writer_server
+    org_id = make_org()
+    use_writer(app, address, b"not the key" * 3)
+    with app.app_context():
+        assert event_writer().submit(Job(org_id, [row(org_id, "evt_1")], [])).stored
+        assert event_writer().fallback.thread.is_alive()
+    assert count_events(app) == 1
+
+
+def test_a_message_that_is_not_a_job_drops_only_its_connection(app, make_org, writer_server):
+    address, key = writer_server
+    odd = Client(address, family="AF_UNIX", authkey=key)
+    odd.send(("not", "a job"))
+    with pytest.raises(EOFError):
+        odd.recv()  # the writer hung up on it
+    odd.close()
+    org_id = make_org()
+    use_writer(app, address, key)
+    with app.app_context():
+        assert event_writer().submit(Job(org_id, [row(org_id, "evt_1")], [])).stored
+        assert event_writer().fallback.thread is None
+
+
+def test_a_database_failure_fails_the_group_at_once(app, make_org):
+    """Not retried job by job: a lock wait that timed out would be waited out again for
+    every job of the group."""
+    org_id = make_org()
+    with app.app_context():
+        writer = event_writer()
+        attempts = []
+
+        def failing(jobs):
+            attempts.append(len(jobs))
+            raise db.engine.dialect.dbapi.OperationalError("database is locked")
+
+        writer._write = failing
+        jobs = [Job(org_id, [row(org_id, f"evt_{i}")], []) for i in range(3)]
+        writer._store(jobs)
+    assert attempts == [3]
+    assert all("locked" in str(job.error) for job in jobs)
+    assert count_events(app) == 0
 
 
 def test_without_the_writer_process_a_server_stores_events_itself(
@@ -201,8 +257,17 @@ def children(pid):
 
 
 def command_of(pid):
-    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-        return cmdline.read().replace(b"\0", b" ").decode()
+    """A process's command line ("" once it has exited: workers come and go on a reload)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read().replace(b"\0", b" ").decode()
+    except FileNotFoundError:
+        return ""
+
+
+def process_state(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return next(line for line in status if line.startswith("State:")).lower()
 
 
 def environment_of(pid):
@@ -242,7 +307,23 @@ def test_gunicorn_starts_the_writer_process_and_replaces_it_if_it_dies():
                 time.sleep(0.1)
             assert replacements, "the writer process was not restarted"
             assert post_event(server.url, secret, org_id, "third") == 200
-        assert count_events(app) == 3  # retries stored nothing twice
+            # A reload (new code on disk) replaces the writer process too.
+            os.kill(server.process.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                reloaded = [
+                    pid
+                    for pid in children(server.process.pid)
+                    if "events writer" in command_of(pid) and pid not in (writers[0], *replacements)
+                ]
+                if reloaded:
+                    break
+                time.sleep(0.1)
+            assert reloaded, "the writer process was not replaced on reload"
+            assert post_event(server.url, secret, org_id, "fourth") == 200
+        assert count_events(app) == 4  # retries stored nothing twice
+        for pid in (*replacements, *reloaded):
+            assert not os.path.exists(f"/proc/{pid}") or "zombie" in process_state(pid)
         assert not os.path.exists(os.path.dirname(socket_path))  # removed at shutdown
     finally:
         shutil.rmtree(installation.directory, ignore_errors=True)

@@ -13,7 +13,12 @@ events_cli = AppGroup("events", help="Serve the event writer process.")
 
 
 @events_cli.command("writer")
-def writer():
+@click.option(
+    "--parent-pid",
+    type=int,
+    help="Stop when this process is no longer the parent (gunicorn's master passes its own).",
+)
+def writer(parent_pid):
     """Store the events of every server process, many requests per transaction.
 
     Listens on EVENT_WRITER_ADDRESS (a Unix socket path) for clients that know
@@ -24,7 +29,7 @@ def writer():
     remote = configured_address(current_app.config)
     if remote is None:
         raise click.UsageError("Set EVENT_WRITER_ADDRESS and EVENT_WRITER_KEY.")
-    server = WriterServer(db.engine, *remote)
+    server = WriterServer(db.engine, *remote, parent_pid=parent_pid)
 
     def stop(_signum, _frame):
         server.stop()

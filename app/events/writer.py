@@ -109,7 +109,8 @@ class EventWriter:
             self.queue.put(None)
             self.thread.join()
         if self.connection is not None:
-            self.connection.close()
+            # Not back to the pool: the writer's connection has no SQLite busy timeout.
+            self.connection.invalidate()
             self.connection = None
 
     def _run(self):
@@ -135,12 +136,20 @@ class EventWriter:
             if jobs:
                 self._write(jobs)
         except Exception as error:
-            if len(jobs) == 1:
-                jobs[0].error = error
+            if len(jobs) == 1 or self._fails_every_job(error):
+                for job in jobs:
+                    job.error = error
             else:
                 self._write_one_by_one(jobs)
         for job in jobs:
             job.done.set()
+
+    def _fails_every_job(self, error):
+        """Whether the error is the database's, not one job's (a lock wait that timed
+        out, a lost connection): storing the jobs one by one would only repeat it, each
+        time after the same wait."""
+        dbapi = self.engine.dialect.dbapi
+        return isinstance(error, dbapi.OperationalError | dbapi.InterfaceError)
 
     def _write_one_by_one(self, jobs):
         """After a failed group, store each job alone, so one bad job fails only itself."""

@@ -25,12 +25,15 @@ every connection must also prove it knows a random key (``multiprocessing``'s HM
 handshake) before anything is unpickled.
 """
 
+import contextlib
 import logging
 import os
+import pickle
 import socket
+import struct
 import threading
 from multiprocessing import AuthenticationError
-from multiprocessing.connection import Client, Listener, wait
+from multiprocessing.connection import Connection, answer_challenge, deliver_challenge, wait
 
 from app.events.writer import MAX_EVENTS_PER_TRANSACTION, SUBMIT_TIMEOUT_SECONDS, EventWriter, Job
 
@@ -38,6 +41,11 @@ log = logging.getLogger(__name__)
 
 ADDRESS_VARIABLE = "EVENT_WRITER_ADDRESS"  # the Unix socket's path
 KEY_VARIABLE = "EVENT_WRITER_KEY"  # the handshake key, hex
+HANDSHAKE_SECONDS = 5  # to connect and prove the key, each way
+IO_SECONDS = 30  # a peer that stops mid-message is dropped after this
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a job from a 1 MiB request is far smaller
+LISTEN_BACKLOG = 128
+PARENT_CHECK_SECONDS = 1.0
 
 
 class WriterUnavailable(Exception):
@@ -50,15 +58,24 @@ class WriterLost(TimeoutError):
 
 
 class WriterServer:
-    """Serves jobs from any number of connections, many jobs per transaction."""
+    """Serves jobs from any number of connections, many jobs per transaction.
 
-    def __init__(self, engine, address, authkey):
+    ``parent_pid``: stop when this process is no longer the parent (the gunicorn master
+    was killed), checked every second.
+    """
+
+    def __init__(self, engine, address, authkey, parent_pid=None):
         self.writer = EventWriter(engine)
+        self.authkey = authkey
+        self.parent_pid = parent_pid
+        self.address = address
         if os.path.exists(address):  # left by a writer process that was killed
             os.unlink(address)
-        self.listener = Listener(address, family="AF_UNIX", authkey=authkey)
+        self.listening = socket.socket(socket.AF_UNIX)
+        self.listening.bind(address)
+        self.listening.listen(LISTEN_BACKLOG)
         self.connections = []
-        self.lock = threading.Lock()  # guards connections between the two threads
+        self.lock = threading.Lock()  # guards connections between the threads
         self.wake_reader, self.wake_writer = socket.socketpair()
         self.stopping = threading.Event()
 
@@ -69,40 +86,75 @@ class WriterServer:
             while not self.stopping.is_set():
                 self.serve_once()
         finally:
-            self.listener.close()
-            for connection in self.connections:
-                connection.close()
-            self.writer.stop()
+            self.close()
+
+    def close(self):
+        """Stop listening, close every connection and the writer's database connection."""
+        self.stopping.set()
+        with contextlib.suppress(OSError):
+            self.listening.shutdown(socket.SHUT_RDWR)  # wakes the accept thread
+        self.listening.close()
+        if os.path.exists(self.address):
+            os.unlink(self.address)
+        with self.lock:
+            connections, self.connections = self.connections, []
+        for connection in connections:
+            connection.close()
+        self.wake_reader.close()
+        self.wake_writer.close()
+        self.writer.stop()
 
     def stop(self):
         """Finish the transaction in progress, then return from ``serve_forever``."""
         self.stopping.set()
-        self.wake_writer.send(b"x")
+        self.wake()
+
+    def wake(self):
+        """Wake the serving thread from its wait (nothing to do once it has closed)."""
+        with contextlib.suppress(OSError):
+            self.wake_writer.send(b"x")
 
     def _accept(self):
         while not self.stopping.is_set():
             try:
-                connection = self.listener.accept()  # includes the key handshake
-            except (OSError, EOFError, AuthenticationError):
+                sock, _address = self.listening.accept()
+            except OSError:
                 if self.stopping.is_set():
                     return
-                continue  # a client that failed the handshake, or hung up during it
-            with self.lock:
-                self.connections.append(connection)
-            self.wake_writer.send(b"x")
+                continue
+            # The handshake in a thread of its own: a client that stalls in it holds up
+            # no other.
+            threading.Thread(target=self._admit, args=(sock,), daemon=True).start()
+
+    def _admit(self, sock):
+        """Check that the client knows the key (both ways), then serve it."""
+        try:
+            connection = handshake(sock, self.authkey, server=True)
+        except WriterUnavailable:
+            return  # a client that failed or stalled in the handshake
+        with self.lock:
+            if self.stopping.is_set():
+                connection.close()
+                return
+            self.connections.append(connection)
+        self.wake()
 
     def serve_once(self):
         """Wait for jobs, store every one that arrived, answer each."""
         with self.lock:
             watched = [self.wake_reader, *self.connections]
         jobs = []
-        for ready in wait(watched):
+        for ready in wait(watched, timeout=PARENT_CHECK_SECONDS):
             if ready is self.wake_reader:
                 self.wake_reader.recv(4096)
                 continue
             try:
-                org_id, rows, targets, idempotency = ready.recv()
-            except (EOFError, OSError):  # the worker went away
+                # From a peer that proved it knows the key (``handshake``).
+                message = pickle.loads(ready.recv_bytes(MAX_MESSAGE_BYTES))  # noqa: S301
+                org_id, rows, targets, idempotency = message
+            except Exception as error:  # the worker went away, or sent what is not a job
+                if not isinstance(error, EOFError):
+                    log.warning("event writer: dropping a connection: %r", error)
                 self._drop(ready)
                 continue
             jobs.append((ready, Job(org_id, rows, targets, idempotency)))
@@ -110,6 +162,9 @@ class WriterServer:
             self.writer._store([job for _connection, job in group])
             for connection, job in group:
                 self._answer(connection, job)
+        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+            log.warning("event writer: the server that started it is gone; stopping")
+            self.stopping.set()
 
     def _answer(self, connection, job):
         if job.error is None:
@@ -126,6 +181,42 @@ class WriterServer:
             if connection in self.connections:
                 self.connections.remove(connection)
         connection.close()
+
+
+def handshake(sock, authkey, server):
+    """A connected socket as a ``Connection`` whose peer proved it knows ``authkey``
+    (``multiprocessing``'s HMAC challenge, each way), within ``HANDSHAKE_SECONDS``.
+
+    ``WriterUnavailable`` if the peer fails, hangs up or stalls. After the handshake,
+    reads and writes still give up after ``IO_SECONDS`` (a peer that stops mid-message).
+    """
+    try:
+        set_timeouts(sock, HANDSHAKE_SECONDS)
+        connection = Connection(sock.detach())
+    except OSError as error:
+        sock.close()
+        raise WriterUnavailable from error
+    try:
+        if server:
+            deliver_challenge(connection, authkey)
+            answer_challenge(connection, authkey)
+        else:
+            answer_challenge(connection, authkey)
+            deliver_challenge(connection, authkey)
+        with socket.socket(fileno=os.dup(connection.fileno())) as same:
+            set_timeouts(same, IO_SECONDS)
+    except (OSError, EOFError, AuthenticationError) as error:
+        connection.close()
+        raise WriterUnavailable from error
+    return connection
+
+
+def set_timeouts(sock, seconds):
+    """Blocking reads and writes on ``sock`` (and its file descriptor) give up after
+    ``seconds`` (``settimeout`` would make the descriptor non-blocking instead)."""
+    value = struct.pack("ll", int(seconds), 0)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
 
 
 def groups(jobs):
@@ -170,11 +261,15 @@ class RemoteWriter:
     def _connection(self):
         connection = getattr(self.local, "connection", None)
         if connection is None:
+            sock = socket.socket(socket.AF_UNIX)
             try:
-                connection = Client(self.address, family="AF_UNIX", authkey=self.authkey)
-            except (OSError, EOFError) as error:
+                set_timeouts(sock, HANDSHAKE_SECONDS)
+                sock.connect(self.address)
+            except OSError as error:
+                sock.close()
                 log.warning("event writer process unreachable (%s): storing in-process", error)
                 raise WriterUnavailable from error
+            connection = handshake(sock, self.authkey, server=False)
             self.local.connection = connection
             with self.lock:
                 self.opened.append(connection)
@@ -184,6 +279,9 @@ class RemoteWriter:
         connection = getattr(self.local, "connection", None)
         self.local.connection = None
         if connection is not None:
+            with self.lock:
+                if connection in self.opened:
+                    self.opened.remove(connection)
             connection.close()
 
     def _send(self, job):
