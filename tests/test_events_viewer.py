@@ -442,3 +442,26 @@ def matches(raw, combo):
         if not any(combo["q"].lower() in text.lower() for text in texts):
             return False
     return True
+
+
+def test_index_entries_are_counted_below_the_probe_and_extrapolated_above(
+    app, viewer, store, monkeypatch
+):
+    """One entry an hour for 300 hours: a filter reading at most 100 entries sees them
+    reach back ~100 hours of the 300-hour range, and estimates ~300; a sparse one is
+    counted exactly."""
+    monkeypatch.setattr(pages, "PROBE", 100)
+    store(viewer.org_id, *(event(60 * hour + 30, "a.dense") for hour in range(300)))
+    store(viewer.org_id, *(event(60 * hour + 30, "a.sparse") for hour in range(0, 300, 6)))
+
+    def walk(*actions):
+        within = EventFilter(start=NOW - timedelta(hours=300), end=NOW, actions=actions)
+        return pages.ActionDriver(viewer.org_id, within, "any")
+
+    with app.app_context():
+        dense, sparse, both = walk("a.dense"), walk("a.sparse"), walk("a.dense", "a.sparse")
+        for driver in (dense, sparse, both):
+            assert driver.usable()
+        assert 270 <= dense.measure() <= 330
+        assert sparse.measure() == 50  # fewer than its share: exact
+        assert 300 <= both.measure() <= 400
