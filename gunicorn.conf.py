@@ -34,10 +34,8 @@ class WriterProcess:
         self.process = None
         self.stopping = threading.Event()
         self.lock = threading.Lock()  # spawning and stopping never interleave
-        self.command = [
-            *(sys.executable, "-m", "flask", "--app", "app", "events", "writer"),
-            *("--parent-pid", str(os.getpid())),
-        ]
+        self.command = [sys.executable, "-m", "flask", "--app", "app", "events", "writer"]
+        self.command += ["--parent-pid", str(os.getpid())]
 
     def environment(self):
         return {"EVENT_WRITER_ADDRESS": self.address, "EVENT_WRITER_KEY": self.key}

@@ -41,6 +41,7 @@ def write(writer, job, stages):
         started = time.perf_counter()
         step(*arguments)
         stages[name] += time.perf_counter() - started
+    cursor.close()
 
 
 def main():

@@ -57,42 +57,48 @@ class RateLimited(Exception):
 
 
 class KeyRateLimiter:
-    """Requests per API key in fixed windows (``API_RATE_LIMIT``), in the storage that
-    ``RATELIMIT_STORAGE_URI`` names.
-
-    The ``limits`` library's in-memory storage is not safe for concurrent use by
-    threads (it can start its expiry timer twice), so calls to it are serialised per
-    process. For ``memory://`` the windows are counted by ``LocalWindows`` instead: the
-    library's storage starts an expiry timer thread every 10 ms under load, and waiting
-    for each thread to start (inside that lock) held up every API request.
-    """
+    """Requests per API key in fixed windows (``API_RATE_LIMIT``), counted where
+    ``RATELIMIT_STORAGE_URI`` says: ``LocalWindows`` for ``memory://``, else
+    ``StoredWindows``."""
 
     def __init__(self, app):
         self.setting = app.config["API_RATE_LIMIT"]
-        self.item = parse(self.setting)
+        item = parse(self.setting)
         uri = app.config["RATELIMIT_STORAGE_URI"]
-        self.local = LocalWindows(self.item) if uri.startswith("memory://") else None
-        if self.local is None:
-            self.strategy = FixedWindowRateLimiter(storage_from_string(uri))
-        self.lock = threading.Lock()
+        local = uri.startswith("memory://")
+        self.windows = LocalWindows(item) if local else StoredWindows(item, uri)
 
     def hit(self, key_id):
         """Count a request; raise ``RateLimited`` when the key is over its allowance."""
-        if self.local is not None:
-            wait = self.local.hit(key_id)
-            if wait is None:
-                return
+        wait = self.windows.hit(key_id)
+        if wait is not None:
             raise RateLimited(max(1, math.ceil(wait)))
-        with self.lock:
-            if self.strategy.hit(self.item, "api-key", key_id):
-                return
-            reset_at, _remaining = self.strategy.get_window_stats(self.item, "api-key", key_id)
-        raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+
+class StoredWindows:
+    """Fixed windows in a ``limits`` storage shared by server processes (e.g. Redis)."""
+
+    def __init__(self, item, uri):
+        self.item = item
+        self.strategy = FixedWindowRateLimiter(storage_from_string(uri))
+
+    def hit(self, key):
+        """Count a request: ``None`` if allowed, else the seconds until the window ends."""
+        if self.strategy.hit(self.item, "api-key", key):
+            return None
+        reset_at, _remaining = self.strategy.get_window_stats(self.item, "api-key", key)
+        return reset_at - time.time()
 
 
 class LocalWindows:
     """Fixed windows counted in this process, as ``limits``' fixed-window strategy counts
-    them: a key's window opens at its first request and lasts the limit's period."""
+    them: a key's window opens at its first request and lasts the limit's period.
+
+    Not ``limits``' own memory storage: it is not safe for concurrent use by threads (it
+    can start its expiry timer twice), and under load it started an expiry timer thread
+    every 10 ms; waiting for each to start, inside the lock its use needed, held up every
+    API request.
+    """
 
     def __init__(self, item, clock=time.monotonic):
         self.clock = clock

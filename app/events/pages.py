@@ -23,7 +23,17 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, false, func, literal_column, select, text, tuple_, union_all
+from sqlalchemy import (
+    bindparam,
+    false,
+    func,
+    literal_column,
+    select,
+    text,
+    tuple_,
+    type_coerce,
+    union_all,
+)
 
 from app.columns import UTCDateTime
 from app.events import search
@@ -380,9 +390,12 @@ def estimate_entries(branches, event_filter):
         branch.order_by(branch.selected_columns[0].desc()).limit(share).subquery()
         for branch in branches
     ]
-    found = db.session.execute(
-        union_all(*(select(func.count(), func.min(part.c.occurred_at)) for part in parts))
-    ).all()
+    # Typed, so that SQLite's text comes back an aware datetime, as the column reads.
+    counted = [
+        select(func.count(), type_coerce(func.min(part.c.occurred_at), UTCDateTime()))
+        for part in parts
+    ]
+    found = db.session.execute(union_all(*counted)).all()
     end = event_filter.end or datetime.now(UTC)
     start = event_filter.start or EARLIEST
     estimates = []
@@ -390,8 +403,6 @@ def estimate_entries(branches, event_filter):
         if count < share:
             estimates.append(count)
             continue
-        if isinstance(oldest, str):  # SQLite: a UNION's aggregate comes back as text
-            oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
         reached = max((end - oldest).total_seconds(), 1e-6)
         estimates.append(round(count * (end - start).total_seconds() / reached))
     return estimates

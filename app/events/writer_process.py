@@ -15,10 +15,10 @@ to a writer thread of their own process. Why:
 
 Answers keep the in-process writer's promise: a request is answered only after the
 transaction holding its events has committed. If the writer process cannot be reached
-(not started, or restarting), a worker stores its events itself with the in-process
-writer, so events are never refused for want of it. If it dies with a request in
-flight, that request gets a 503 ("may or may not be stored") and the client's retry with
-the same Idempotency-Key settles it.
+(not started, restarting, or not through the key handshake in time), a worker stores its
+events itself with the in-process writer. If it dies with a request in flight, that
+request gets a 503 ("may or may not be stored"); a retry with the same Idempotency-Key
+stores the events once.
 
 Messages are pickled; the socket lives in a directory only this user can open, and
 every connection must also prove it knows a random key (``multiprocessing``'s HMAC
@@ -299,15 +299,14 @@ class RemoteWriter:
     def _receive(self):
         connection = self.local.connection
         try:
-            if not connection.poll(SUBMIT_TIMEOUT_SECONDS):
-                raise TimeoutError("the event writer process did not answer in time")
-            kind, value = connection.recv()
+            answered = connection.poll(SUBMIT_TIMEOUT_SECONDS)
+            kind, value = connection.recv() if answered else (None, None)
         except (EOFError, OSError) as error:
             self._forget()
             raise WriterLost("the event writer process went away") from error
-        except TimeoutError:
+        if not answered:
             self._forget()  # a late answer must not be read as the next job's
-            raise
+            raise TimeoutError("the event writer process did not answer in time")
         if kind == "error":
             raise RuntimeError(f"the event writer process failed: {value}")
         return value

@@ -102,3 +102,16 @@ def test_in_memory_windows_open_at_the_first_request_and_last_the_period():
     assert windows.hit("key_b") is None  # each key counts on its own
     now[0] += 50
     assert windows.hit("key_a") is None  # a new window
+
+
+def test_windows_in_a_shared_storage_answer_as_the_in_memory_ones():
+    """The ``limits`` storage path (Redis in production), here on its memory storage."""
+    from limits import parse
+
+    from app.api.auth import StoredWindows
+
+    windows = StoredWindows(parse("2 per 60 seconds"), "memory://")
+    assert windows.hit("key_a") is None
+    assert windows.hit("key_a") is None
+    assert 0 < windows.hit("key_a") <= 60
+    assert windows.hit("key_b") is None
