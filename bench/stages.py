@@ -32,8 +32,8 @@ def write(writer, job, stages):
     writer._begin(cursor)
     steps = (
         ("hash chain", chain.append_all, (cursor, writer.dialect, job.rows)),
-        ("events rows", writer.insert_events, (cursor, job.rows)),
-        ("target rows", writer.insert_targets, (cursor, job.targets)),
+        ("events rows", writer.insert_events.load, (cursor, job.rows)),
+        ("target rows", writer.insert_targets.load, (cursor, job.targets)),
         ("terms", writer.insert_terms, (cursor, search.term_rows(job.rows, job.targets))),
         ("commit", connection.commit, ()),
     )

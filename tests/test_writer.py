@@ -2,10 +2,11 @@
 
 import threading
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
-from app.events.models import Event
+from app.events.models import Event, EventTarget
 from app.events.services import event_writer
 from app.events.writer import Job, idempotency_record
 from app.extensions import db
@@ -104,3 +105,33 @@ def test_a_failure_is_raised_to_the_request(app, make_org):
         # The writer carries on.
         event_writer().submit(Job(org_id, [row(org_id, "evt_ok")], []))
     assert stored_ids(app) == {"evt_ok"}
+
+
+def test_text_is_stored_exactly_whatever_it_holds(app, make_org):
+    """Tabs, newlines, backslashes, a literal ``\\N`` and non-ASCII text come back as
+    written, and None as NULL (PostgreSQL's COPY escapes all of them)."""
+    org_id = make_org()
+    awkward = 'tab\there\nnew line\r\\N back\\slash "quoted" \u00e9\u4e2d\U0001f600 ,;|'
+    event = row(org_id, "evt_awkward")
+    event.update(
+        actor_name=awkward, user_agent=None, payload=orjson.dumps({"name": awkward}).decode()
+    )
+    target = {
+        "event_id": "evt_awkward",
+        "organization_id": org_id,
+        "position": 0,
+        "type": "team",
+        "target_id": "\\N",
+        "name": awkward,
+        "occurred_at": event["occurred_at"],
+    }
+    with app.app_context():
+        event_writer().submit(Job(org_id, [event], [target]))
+        stored = db.session.scalars(select(Event)).one()
+        stored_target = db.session.scalars(select(EventTarget)).one()
+        assert stored.actor_name == awkward
+        assert stored.user_agent is None
+        assert orjson.loads(stored.payload) == {"name": awkward}
+        assert stored.occurred_at == event["occurred_at"]
+        assert (stored_target.target_id, stored_target.name) == ("\\N", awkward)
+        assert stored_target.occurred_at == event["occurred_at"]

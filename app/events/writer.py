@@ -199,10 +199,10 @@ class EventWriter:
             return
         # Numbered and hashed under each organization's chain lock, in insert order.
         chain.append_all(cursor, self.dialect, rows)
-        self.insert_events(cursor, rows)
+        self.insert_events.load(cursor, rows)
         targets = [target for job in accepted for target in job.targets]
         if targets:
-            self.insert_targets(cursor, targets)
+            self.insert_targets.load(cursor, targets)
         self.insert_terms(cursor, search.term_rows(rows, targets))
 
     def _begin(self, cursor):
@@ -266,7 +266,8 @@ class EventWriter:
 
 
 class BulkInsert:
-    """A multi-row INSERT straight to the driver, many rows per statement.
+    """A multi-row INSERT straight to the driver, many rows per statement (or, for
+    ``load`` on PostgreSQL, a COPY).
 
     SQLAlchemy's per-row parameter handling cost more than SQLite's own work for big
     batches; this builds each statement once and converts only the columns whose type
@@ -288,6 +289,9 @@ class BulkInsert:
         # Names come from the table definition; every value is bound.
         self.head = f"INSERT INTO {table.name} ({names}) VALUES "  # noqa: S608
         self.suffix = suffix
+        self.copy_sql = None
+        if dialect.name == "postgresql" and not suffix:
+            self.copy_sql = f"COPY {table.name} ({names}) FROM STDIN"
         self.converters = [
             (index, column.type.dialect_impl(dialect).bind_processor(dialect))
             for index, column in enumerate(self.columns)
@@ -315,6 +319,22 @@ class BulkInsert:
             if cursor.description is not None:
                 returned.extend(tuple(row) for row in cursor.fetchall())
         return returned
+
+    def load(self, cursor, rows):
+        """Insert dicts (keyed by column name) through a driver cursor, returning nothing:
+        ``COPY ... FROM STDIN`` on PostgreSQL, the multi-row INSERT elsewhere.
+
+        On PostgreSQL, 1,000-event batches took 88 µs an event through the INSERT
+        statements (binding 7,500 parameters each, then planning them) and 23 µs through
+        COPY (``python -m bench.stages --database-url ...``); the values and their
+        conversions are the same.
+        """
+        if self.copy_sql is None:
+            self(cursor, rows)
+            return
+        with cursor.copy(self.copy_sql) as copy:
+            for row in rows:
+                copy.write_row(self.values(row))
 
     def values(self, row):
         """A row's values in column order, converted for the driver."""
