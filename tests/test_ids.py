@@ -27,3 +27,12 @@ def test_ids_are_prefixed_ulids_unique_and_increasing():
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
     assert ULID.from_str(ids[0][4:]).milliseconds > 0
+
+
+def test_a_batch_counts_up_within_its_millisecond():
+    ids = new_ids("evt", 300)
+    parsed = [ULID.from_str(value[4:]) for value in ids]
+    milliseconds = parsed[0].milliseconds
+    first = int.from_bytes(bytes(parsed[0])[6:], "big")
+    assert all(ulid.milliseconds == milliseconds for ulid in parsed)
+    assert ids == [f"evt_{ulid_text(milliseconds, first + i)}" for i in range(300)]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text
 
 from app.events.models import Event
-from app.events.services import event_row, target_rows
+from app.events.services import event_row, request_fingerprint, target_rows
 from app.events.shape import EventShape
 from app.events.writer import EventWriter, Job
 from app.extensions import db
@@ -110,6 +110,21 @@ def test_orjson_and_the_json_definition_agree(app):
         assert chain.canonical_bytes(doc) == json.dumps(
             doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")
+
+
+def test_request_fingerprints_are_sha256_of_the_json_definition():
+    event = {"action": "a", "actor": {"id": "é😀\u2028", "type": "u"}, "version": 2}
+    with_float = {**event, "metadata": {"tiny": 1e-06, "n": 3}}
+    bodies = [
+        {"organization_id": "org_1", "event": event},
+        {"organization_id": "org_1", "event": with_float},
+        {"organization_id": "org_1", "events": [event, {**event, "targets": []}]},
+        {"organization_id": "org_1", "events": [event, with_float]},
+    ]
+    for body in bodies:
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        expected = hashlib.sha256(canonical.encode()).hexdigest()
+        assert request_fingerprint(body) == expected
 
 
 def test_an_intact_chain_verifies_page_by_page(app, chained):

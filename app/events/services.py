@@ -5,7 +5,6 @@ retention purge) updates or deletes them.
 """
 
 import hashlib
-import json
 import threading
 
 import orjson
@@ -18,6 +17,7 @@ from app.events.writer import IDEMPOTENCY_WINDOW, EventWriter, Job, idempotency_
 from app.events.writer_process import RemoteWriter, configured_address
 from app.extensions import db
 from app.ids import new_id, new_ids
+from app.integrity import chain
 from app.timestamps import isoformat_exact, utcnow
 
 
@@ -101,9 +101,13 @@ def store_events(org_id, accepted, idempotency=None):
 
 
 def request_fingerprint(body):
-    """SHA-256 of the request body's JSON, independent of key order and whitespace."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the request body's JSON, independent of key order and whitespace: its
+    canonical JSON (``json.dumps(body, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``), written by orjson unless a metadata value is a fractional
+    number. ``body`` has passed the shape check: metadata is the only place for one."""
+    events = body["events"] if "events" in body else [body["event"]]
+    holds_float = any(chain.has_float(event) for event in events)
+    return hashlib.sha256(chain.canonical_json(body, holds_float)).hexdigest()
 
 
 def find_idempotency_record(org_id, key):

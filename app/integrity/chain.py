@@ -63,15 +63,21 @@ def canonical_bytes(doc):
     ensure_ascii=False)``; orjson writes the same bytes faster for every document without
     a fractional number, whose notation differs between the two (e.g. ``1e-06``).
     """
-    if not _has_float(doc):
+    return canonical_json(doc, has_float(doc))
+
+
+def canonical_json(value, holds_float):
+    """Any JSON value as the canonical JSON above; ``holds_float``: whether a fractional
+    number may be in it (then Python's json writes it)."""
+    if not holds_float:
         try:
-            return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         except orjson.JSONEncodeError:  # an integer beyond 64 bits: json's turn
             pass
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _has_float(doc):
+def has_float(doc):
     """Whether a metadata value is a float: the only place an accepted event has one.
 
     (A document of another shape is not an accepted event, and fails verification
