@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.events.models import Event, EventTarget
 from app.events.services import event_writer
-from app.events.writer import Job, idempotency_record
+from app.events.writer import CACHE_KIB, Job, idempotency_record
 from app.extensions import db
 from app.timestamps import utcnow
 
@@ -135,3 +135,12 @@ def test_text_is_stored_exactly_whatever_it_holds(app, make_org):
         assert stored.occurred_at == event["occurred_at"]
         assert (stored_target.target_id, stored_target.name) == ("\\N", awkward)
         assert stored_target.occurred_at == event["occurred_at"]
+
+
+def test_the_writers_sqlite_connection_has_a_large_page_cache(app):
+    with app.app_context():
+        writer = event_writer()
+        if writer.dialect != "sqlite":
+            pytest.skip("a SQLite setting")
+        cursor = writer._connect().driver_connection.execute("PRAGMA cache_size")
+        assert cursor.fetchone()[0] == -CACHE_KIB

@@ -29,6 +29,12 @@ MAX_EVENTS_PER_TRANSACTION = 5000
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 LOCK_WAIT_SECONDS = 15
 SUBMIT_TIMEOUT_SECONDS = 60
+# SQLite's page cache for the writer's connection (default: 2 MiB). Each event adds
+# entries to ten B-trees; with the default cache their pages were read back from the
+# operating system again and again. 64 MiB took the writer process's kernel time from
+# ~3.1 to ~2.2 s in 10 s of 1,000-event batches, and make bench's batch figure from
+# 13,260-15,190 to 17,710-17,870 events/s, on a fresh database.
+CACHE_KIB = 64 * 1024
 EVENTS = Event.__table__
 TARGETS = EventTarget.__table__
 RECORDS = IdempotencyRecord.__table__
@@ -172,6 +178,7 @@ class EventWriter:
             if self.dialect == "sqlite":
                 # Lock waits are handled by _begin; PRAGMAs run outside any transaction.
                 self.connection.driver_connection.execute("PRAGMA busy_timeout=0")
+                self.connection.driver_connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         return self.connection
 
     def _write(self, jobs):
