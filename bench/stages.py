@@ -54,7 +54,7 @@ def main():
     installation = Installation(args.database_url)
     app, org_id, _secret = installation.prepare()
     from app.events import services
-    from app.events.shape import BatchRequest, check_shape
+    from app.events.shape import BATCH, check_shape
     from app.events.writer import EventWriter, Job
     from app.extensions import db
     from app.schemas.services import event_problems
@@ -79,7 +79,7 @@ def main():
                 request_stages.clear()
                 writer_stages.update(dict.fromkeys(writer_stages, 0.0))
             body = timed("JSON parsing", lambda: orjson.loads(data))
-            parsed = timed("shape check (pydantic)", lambda b=body: check_shape(BatchRequest, b))
+            parsed = timed("shape check (pydantic)", lambda b=body: check_shape(BATCH, b))
             parsed = parsed[0]
             timed(
                 "schema check",
@@ -91,11 +91,11 @@ def main():
                 ids = services.new_ids("evt", len(b["events"]))
                 rows = [
                     services.event_row(org_id, raw, shape, received_at, event_id)
-                    for raw, shape, event_id in zip(b["events"], p.events, ids, strict=True)
+                    for raw, shape, event_id in zip(b["events"], p["events"], ids, strict=True)
                 ]
                 targets = [
                     target
-                    for row, shape in zip(rows, p.events, strict=True)
+                    for row, shape in zip(rows, p["events"], strict=True)
                     for target in services.target_rows(row, shape)
                 ]
                 return rows, targets

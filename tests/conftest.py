@@ -349,11 +349,11 @@ def make_events(app):
 
     from app.events.models import Event
     from app.events.services import store_events
-    from app.events.shape import EventShape
+    from app.events.shape import parse_event
 
     def make(org_id, *events):
         with app.app_context():
-            store_events(org_id, [(raw, EventShape.model_validate(raw)) for raw in events])
+            store_events(org_id, [(raw, parse_event(raw)) for raw in events])
             newest = db.session.scalars(
                 select(Event.id)
                 .where(Event.organization_id == org_id)

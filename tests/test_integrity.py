@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from app.events.models import Event
 from app.events.services import event_row, request_fingerprint, target_rows
-from app.events.shape import EventShape
+from app.events.shape import parse_event
 from app.events.writer import EventWriter, Job
 from app.extensions import db
 from app.integrity import chain, verify
@@ -296,7 +296,7 @@ def concurrent_rows(org_id, n, tag):
     """Rows as store_events builds them, for feeding writers directly."""
     rows, targets = [], []
     for raw in events_for(n, actor=tag):
-        parsed = EventShape.model_validate(raw)
+        parsed = parse_event(raw)
         row = event_row(org_id, raw, parsed, utcnow())
         rows.append(row)
         targets.extend(target_rows(row, parsed))

@@ -144,3 +144,30 @@ def test_the_writers_sqlite_connection_has_a_large_page_cache(app):
             pytest.skip("a SQLite setting")
         cursor = writer._connect().driver_connection.execute("PRAGMA cache_size")
         assert cursor.fetchone()[0] == -CACHE_KIB
+
+
+def test_bulk_values_are_each_rows_converted_values(app):
+    """Values met again are converted once, and come out as converting each would."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from app.events.writer import TARGETS, BulkInsert
+
+    with app.app_context():
+        dialect = db.engine.dialect
+    bulk = BulkInsert(TARGETS, dialect)
+    moment = datetime(2026, 11, 26, 12, 0, 0, 123456, tzinfo=UTC)
+    same_elsewhere = moment.astimezone(timezone(timedelta(hours=-5)))  # equal, other zone
+    rows = [
+        {"event_id": f"evt_{i}", "organization_id": "org_1", "position": i, "type": "t"}
+        | {"target_id": "x", "name": None, "occurred_at": when}
+        for i, when in enumerate([moment, moment + timedelta(microseconds=1), same_elsewhere])
+    ]
+    columns = [column for column in TARGETS.columns if not column.primary_key]
+
+    def converted(column, value):
+        convert = column.type.dialect_impl(dialect).bind_processor(dialect)
+        return convert(value) if convert else value
+
+    expected = [[converted(column, row[column.name]) for column in columns] for row in rows]
+    assert bulk.values(rows) == expected
+    assert expected[0][-1] == expected[2][-1] != expected[1][-1]

@@ -7,7 +7,7 @@ from flask import g, request
 from app.api.blueprint import bp, json_body, require_own_organization
 from app.api.errors import ApiError
 from app.events import services
-from app.events.shape import BatchRequest, SingleRequest, check_shape
+from app.events.shape import BATCH, SINGLE, check_shape
 from app.extensions import db
 from app.schemas.services import event_problems
 
@@ -18,7 +18,7 @@ MAX_IDEMPOTENCY_KEY = 255
 def create_event():
     """Store one event."""
     org_id, body, accepted = validated_events(
-        SingleRequest, lambda body, parsed: [(body["event"], parsed.event, "")]
+        SINGLE, lambda body, parsed: [(body["event"], parsed["event"], "")]
     )
     return store(org_id, body, accepted, {"success": True})
 
@@ -27,10 +27,10 @@ def create_event():
 def create_events():
     """Store 1 to 1,000 events, all or none."""
     org_id, body, accepted = validated_events(
-        BatchRequest,
+        BATCH,
         lambda body, parsed: [
             (raw, event, f"/events/{index}")
-            for index, (raw, event) in enumerate(zip(body["events"], parsed.events, strict=True))
+            for index, (raw, event) in enumerate(zip(body["events"], parsed["events"], strict=True))
         ],
     )
     return store(org_id, body, accepted, {"success": True, "count": len(accepted)})

@@ -5,10 +5,10 @@ document cannot drift from what the server enforces.
 """
 
 from flask import current_app, request
-from pydantic.json_schema import models_json_schema
+from pydantic import TypeAdapter
 
 from app.api.blueprint import bp
-from app.events.shape import BatchRequest, SingleRequest
+from app.events.shape import BATCH, SINGLE
 from app.exports.shape import ExportRequest
 from app.retention.services import ALLOWED_DAYS, PERIODS
 from app.schemas.definition import SchemaDefinition
@@ -97,12 +97,12 @@ def list_of(item):
 
 def component_schemas():
     """Schemas generated from the validating models, plus the response objects."""
-    _, generated = models_json_schema(
+    _, generated = TypeAdapter.json_schemas(
         [
-            (SingleRequest, "validation"),
-            (BatchRequest, "validation"),
-            (SchemaDefinition, "validation"),
-            (ExportRequest, "validation"),
+            ("SingleRequest", "validation", SINGLE),
+            ("BatchRequest", "validation", BATCH),
+            ("SchemaDefinition", "validation", TypeAdapter(SchemaDefinition)),
+            ("ExportRequest", "validation", TypeAdapter(ExportRequest)),
         ],
         ref_template="#/components/schemas/{model}",
     )

@@ -7,7 +7,7 @@ import random
 from datetime import timedelta
 
 from app.events.services import store_events
-from app.events.shape import EventShape
+from app.events.shape import parse_event
 from app.events.writer import MAX_EVENTS_PER_TRANSACTION
 from app.extensions import db
 from app.schemas.services import create_schema
@@ -163,7 +163,7 @@ def seed_events(org_id, count, seed=1, days=90, progress=None):
     """Store ``count`` demo events for the organization through the event writer."""
     chunk = []
     for raw in generate(count, seed=seed, days=days):
-        chunk.append((raw, EventShape.model_validate(raw)))
+        chunk.append((raw, parse_event(raw)))
         if len(chunk) == CHUNK:
             _store(org_id, chunk, progress)
             chunk = []

@@ -28,22 +28,23 @@ def stored_payload(raw, occurred_at):
 
 def event_row(org_id, raw, parsed, received_at, event_id=None):
     """The events-table row for one accepted event (a fresh id unless given one)."""
-    payload = stored_payload(raw, parsed.occurred_at)
+    occurred_at, actor, context = parsed["occurred_at"], parsed["actor"], parsed["context"]
+    actor_name = actor.get("name")
     return {
         "id": event_id or new_id("evt"),
         "organization_id": org_id,
-        "action": parsed.action,
-        "version": parsed.version or 1,
-        "occurred_at": parsed.occurred_at,
+        "action": parsed["action"],
+        "version": parsed.get("version") or 1,
+        "occurred_at": occurred_at,
         "received_at": received_at,
-        "actor_type": parsed.actor.type,
-        "actor_id": parsed.actor.id,
-        "actor_name": parsed.actor.name,
-        "location": parsed.context.location,
-        "user_agent": parsed.context.user_agent,
-        "payload": orjson.dumps(payload).decode(),
+        "actor_type": actor["type"],
+        "actor_id": actor["id"],
+        "actor_name": actor_name,
+        "location": context["location"],
+        "user_agent": context.get("user_agent"),
+        "payload": orjson.dumps(stored_payload(raw, occurred_at)).decode(),
         "search_text": search.haystack(
-            parsed.action, parsed.actor.name, [target.name for target in parsed.targets]
+            parsed["action"], actor_name, [target.get("name") for target in parsed["targets"]]
         ),
     }
 
@@ -55,12 +56,12 @@ def target_rows(row, parsed):
             "event_id": row["id"],
             "organization_id": row["organization_id"],
             "position": position,
-            "type": target.type,
-            "target_id": target.id,
-            "name": target.name,
-            "occurred_at": parsed.occurred_at,
+            "type": target["type"],
+            "target_id": target["id"],
+            "name": target.get("name"),
+            "occurred_at": parsed["occurred_at"],
         }
-        for position, target in enumerate(parsed.targets)
+        for position, target in enumerate(parsed["targets"])
     ]
 
 

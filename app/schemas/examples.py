@@ -5,7 +5,7 @@ import math
 import shlex
 from dataclasses import dataclass, field
 
-from app.events.shape import EventShape, check_shape
+from app.events.shape import EVENT, check_shape
 from app.schemas.services import CompiledSchema
 
 API_KEY_VARIABLE = "AUDIT_LOG_API_KEY"
@@ -45,7 +45,7 @@ class Example:
 def build_example(base_url, org_id, action_name, version, definition, occurred_at):
     """The examples for ``definition`` (version ``version`` of ``action_name``)."""
     event = sample_event(action_name, version, definition, occurred_at)
-    _parsed, shape_problems = check_shape(EventShape, event)
+    _parsed, shape_problems = check_shape(EVENT, event)
     schema_problems = CompiledSchema.build(definition).problems(action_name, version, event)
     problems = [p["message"] for p in shape_problems] + [
         f"{p['instancePath']}: {p['message']}" for p in schema_problems

@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from app.events import search
 from app.events.models import Event, EventTarget
 from app.events.services import event_row, target_rows
-from app.events.shape import EventShape
+from app.events.shape import parse_event
 from app.extensions import db
 from app.integrity import chain
 from app.timestamps import isoformat_exact, utcnow
@@ -93,7 +93,7 @@ def record(org_ids, action, user, targets=(), metadata=None, context=None):
     if not org_ids:
         return
     raw = build_event(action, user, targets, metadata, context or request_context())
-    parsed = EventShape.model_validate(raw)
+    parsed = parse_event(raw)
     received_at = utcnow()
     rows = [event_row(org_id, raw, parsed, received_at) for org_id in org_ids]
     connection = db.session.connection()
