@@ -25,11 +25,6 @@ _last = [0, 0]  # the last (milliseconds, random part) this process used
 os.register_at_fork(after_in_child=lambda: _last.__setitem__(slice(None), [0, 0]))
 
 
-def ulid_text(milliseconds, randomness):
-    """The 26 characters of the ULID with these parts."""
-    return ulid_texts((milliseconds << RANDOM_BITS) | randomness, 1)[0]
-
-
 def ulid_texts(first, count):
     """The text of ``count`` ULIDs counting up from the 128-bit value ``first``."""
     # 128 bits as 130 (two leading zero bits) make 26 five-bit groups; shifted left by 30

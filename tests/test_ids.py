@@ -4,7 +4,11 @@ import re
 
 from ulid import ULID
 
-from app.ids import new_id, new_ids, ulid_text
+from app.ids import RANDOM_BITS, new_id, new_ids, ulid_texts
+
+
+def ulid_text(milliseconds, randomness):
+    return ulid_texts((milliseconds << RANDOM_BITS) | randomness, 1)[0]
 
 
 def test_the_text_is_python_ulids():

@@ -171,3 +171,24 @@ def test_bulk_values_are_each_rows_converted_values(app):
     expected = [[converted(column, row[column.name]) for column in columns] for row in rows]
     assert bulk.values(rows) == expected
     assert expected[0][-1] == expected[2][-1] != expected[1][-1]
+
+
+def test_bulk_values_tell_equal_datetimes_of_different_instants_apart(app):
+    """Two datetimes an hour apart compare equal when only their ``fold`` differs."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from app.events.writer import TARGETS, BulkInsert
+
+    with app.app_context():
+        dialect = db.engine.dialect
+    first = datetime(2024, 11, 3, 1, 30, tzinfo=ZoneInfo("America/New_York"))
+    second = first.replace(fold=1)  # the same wall time, an hour later
+    assert first == second
+    rows = [
+        {"event_id": f"evt_{i}", "organization_id": "org_1", "position": 0, "type": "t"}
+        | {"target_id": "x", "name": None, "occurred_at": when}
+        for i, when in enumerate([first, second])
+    ]
+    stored = [values[-1] for values in BulkInsert(TARGETS, dialect).values(rows)]
+    assert stored[0] != stored[1]

@@ -79,6 +79,7 @@ def canonical_json(value, holds_float):
 
 def has_float(doc):
     """Whether a metadata value is a float: the only place an accepted event has one.
+    (Also asked of each event of a request body, for its fingerprint.)
 
     (A document of another shape is not an accepted event, and fails verification
     whichever serializer wrote it.)
