@@ -155,12 +155,18 @@ def test_bulk_values_are_each_rows_converted_values(app):
     with app.app_context():
         dialect = db.engine.dialect
     bulk = BulkInsert(TARGETS, dialect)
+    converting = []  # every value a converter was called with
+    bulk.converters = [
+        (index, lambda value, convert=convert: converting.append(value) or convert(value))
+        for index, convert in bulk.converters
+    ]
     moment = datetime(2026, 11, 26, 12, 0, 0, 123456, tzinfo=UTC)
     same_elsewhere = moment.astimezone(timezone(timedelta(hours=-5)))  # equal, other zone
+    times = [moment, moment + timedelta(microseconds=1), same_elsewhere, moment]
     rows = [
         {"event_id": f"evt_{i}", "organization_id": "org_1", "position": i, "type": "t"}
         | {"target_id": "x", "name": None, "occurred_at": when}
-        for i, when in enumerate([moment, moment + timedelta(microseconds=1), same_elsewhere])
+        for i, when in enumerate(times)
     ]
     columns = [column for column in TARGETS.columns if not column.primary_key]
 
@@ -171,6 +177,8 @@ def test_bulk_values_are_each_rows_converted_values(app):
     expected = [[converted(column, row[column.name]) for column in columns] for row in rows]
     assert bulk.values(rows) == expected
     assert expected[0][-1] == expected[2][-1] != expected[1][-1]
+    # The last row's timestamp is the first row's object: converted once, not twice.
+    assert [id(value) for value in converting] == [id(value) for value in times[:3]]
 
 
 def test_bulk_values_tell_equal_datetimes_of_different_instants_apart(app):
