@@ -1,5 +1,7 @@
 """Configuration: database URLs, the secret key and environment settings."""
 
+import gc
+import runpy
 from pathlib import Path
 
 from app import create_app
@@ -34,3 +36,13 @@ def test_app_without_secret_key_uses_the_instance_key(tmp_path, monkeypatch):
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     key_file = Path(app.instance_path) / "secret_key"
     assert app.config["SECRET_KEY"] == key_file.read_text().strip()
+
+
+def test_gunicorn_workers_keep_what_they_loaded_out_of_garbage_collection():
+    settings = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    assert gc.get_freeze_count() == 0
+    try:
+        settings["post_worker_init"](None)  # gunicorn calls it once the app is loaded
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

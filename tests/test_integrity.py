@@ -3,6 +3,7 @@
 import hashlib
 import json
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text
@@ -110,6 +111,27 @@ def test_orjson_and_the_json_definition_agree(app):
         assert chain.canonical_bytes(doc) == json.dumps(
             doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")
+
+
+def test_document_parts_surround_the_sequence_number_exactly():
+    received_at = datetime(2026, 11, 27, 1, 2, 3, 456000, tzinfo=UTC)
+    base = {
+        "action": "user.signed_in",
+        "occurred_at": "2022-08-29T19:47:52.336Z",
+        "actor": {"type": "user", "id": "é😀\u2028", "metadata": {"n": 2**70}},
+        "targets": [{"type": "team", "id": "t1", "metadata": {"seq": 1}}],
+        "context": {"location": "1.2.3.4"},
+    }
+    payloads = [
+        base,
+        {**base, "version": 3, "metadata": {"tiny": 1e-06, "seq": "x"}},
+        {key: value for key, value in base.items() if key != "targets"},
+    ]
+    for payload in payloads:
+        head, tail = chain.document_parts(payload, "evt_1", "org_1", received_at)
+        for seq in (1, 42, 10**12):
+            doc = chain.document(payload, "evt_1", "org_1", received_at, seq)
+            assert head + str(seq).encode() + tail == chain.canonical_bytes(doc)
 
 
 def test_request_fingerprints_are_sha256_of_the_json_definition():

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from app.events.models import Event
 from app.events.services import event_writer
 from app.events.writer import Job, idempotency_record
-from app.events.writer_process import RemoteWriter, WriterServer
+from app.events.writer_process import RemoteWriter, WriterServer, job_message
 from app.extensions import db
 from tests.conftest import seed_event
 from tests.test_writer import row
@@ -90,7 +90,8 @@ def test_jobs_from_several_connections_share_one_transaction(app, make_org, sock
     server.writer._write = lambda jobs: transactions.append(len(jobs)) or write(jobs)
     record = idempotency_record(org_id, "same-key", "fingerprint", {"success": True})
     for index, client in enumerate(clients):
-        client.send((org_id, [row(org_id, f"evt_{index}")], [], dict(record)))
+        job = server.writer.prepare(Job(org_id, [row(org_id, f"evt_{index}")], [], dict(record)))
+        client.send(job_message(job))
     server.serve_once()  # every job sent before is waiting: one transaction takes them all
     answers = [client.recv() for client in clients]
     assert transactions == [3]

@@ -1,5 +1,6 @@
 """``flask events writer``: the event writer process that gunicorn's master starts."""
 
+import gc
 import signal
 
 import click
@@ -37,4 +38,5 @@ def writer(parent_pid):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     click.echo(f"Event writer listening on {remote[0]}")
+    gc.freeze()  # as gunicorn.conf.py's post_worker_init does for the workers
     server.serve_forever()

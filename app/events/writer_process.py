@@ -35,7 +35,13 @@ import threading
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge, wait
 
-from app.events.writer import MAX_EVENTS_PER_TRANSACTION, SUBMIT_TIMEOUT_SECONDS, EventWriter, Job
+from app.events.writer import (
+    MAX_EVENTS_PER_TRANSACTION,
+    SUBMIT_TIMEOUT_SECONDS,
+    EventWriter,
+    Job,
+    Prepared,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,7 @@ KEY_VARIABLE = "EVENT_WRITER_KEY"  # the handshake key, hex
 HANDSHAKE_SECONDS = 5  # to connect and prove the key, each way
 IO_SECONDS = 30  # a peer that stops mid-message is dropped after this
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a job from a 1 MiB request is far smaller
+SEND_BUFFER_BYTES = 4 * 1024 * 1024
 LISTEN_BACKLOG = 128
 PARENT_CHECK_SECONDS = 1.0
 
@@ -151,13 +158,15 @@ class WriterServer:
             try:
                 # From a peer that proved it knows the key (``handshake``).
                 message = pickle.loads(ready.recv_bytes(MAX_MESSAGE_BYTES))  # noqa: S301
-                org_id, rows, targets, idempotency = message
+                org_id, prepared, idempotency = message
+                if not isinstance(prepared, Prepared):
+                    raise TypeError(f"not a prepared job: {type(prepared).__name__}")
             except Exception as error:  # the worker went away, or sent what is not a job
                 if not isinstance(error, EOFError):
                     log.warning("event writer: dropping a connection: %r", error)
                 self._drop(ready)
                 continue
-            jobs.append((ready, Job(org_id, rows, targets, idempotency)))
+            jobs.append((ready, Job(org_id, [], [], idempotency, prepared)))
         for group in groups(jobs):
             self.writer._store([job for _connection, job in group])
             for connection, job in group:
@@ -219,15 +228,20 @@ def set_timeouts(sock, seconds):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
 
 
+def job_message(job):
+    """What a client sends for a prepared job (``EventWriter.prepare``)."""
+    return (job.org_id, job.prepared, job.idempotency)
+
+
 def groups(jobs):
     """Jobs in transactions of at most ``MAX_EVENTS_PER_TRANSACTION`` events (a job whole)."""
     group, size = [], 0
     for item in jobs:
-        if group and size + len(item[1].rows) > MAX_EVENTS_PER_TRANSACTION:
+        if group and size + item[1].size > MAX_EVENTS_PER_TRANSACTION:
             yield group
             group, size = [], 0
         group.append(item)
-        size += len(item[1].rows)
+        size += item[1].size
     if group:
         yield group
 
@@ -249,7 +263,11 @@ class RemoteWriter:
         self.lock = threading.Lock()
 
     def submit(self, job):
-        """Store the job through the writer process (or the fallback); wait for the answer."""
+        """Store the job through the writer process (or the fallback); wait for the answer.
+
+        The job is prepared here (``EventWriter.prepare``): the writer process gets the
+        statements' values, not the rows."""
+        self.fallback.prepare(job)
         try:
             self._send(job)
         except WriterUnavailable:
@@ -263,6 +281,11 @@ class RemoteWriter:
         if connection is None:
             sock = socket.socket(socket.AF_UNIX)
             try:
+                # Room for a whole 1,000-event job: sent at once, it waits in the socket
+                # until the writer reads it in one go. With the default (~200 KiB) the
+                # writer, once it began reading a job, waited on the worker for each
+                # next part. (Capped by the system's net.core.wmem_max.)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
                 set_timeouts(sock, HANDSHAKE_SECONDS)
                 sock.connect(self.address)
             except OSError as error:
@@ -289,7 +312,7 @@ class RemoteWriter:
         for attempt in range(2):  # a kept connection may be stale: the writer restarted
             connection = self._connection()
             try:
-                connection.send((job.org_id, job.rows, job.targets, job.idempotency))
+                connection.send(job_message(job))
                 return
             except OSError as error:
                 self._forget()

@@ -122,14 +122,51 @@ def lock_head(cursor, dialect, org_id):
 def append(cursor, dialect, org_id, rows):
     """Number and hash new events-table rows of one organization, in list order, and move
     its chain head; the caller inserts the rows in the same transaction, in this order."""
+    parts = [row_parts(row) for row in rows]
+    for row, (seq, digest) in zip(rows, link(cursor, dialect, org_id, parts), strict=True):
+        row["seq"], row["hash"] = seq, digest
+
+
+def row_parts(row):
+    """``document_parts`` of an events-table row (its ``payload`` is the stored JSON)."""
+    payload = orjson.loads(row["payload"])
+    return document_parts(payload, row["id"], row["organization_id"], row["received_at"])
+
+
+def document_parts(payload, event_id, org_id, received_at):
+    """``(head, tail)``: the canonical bytes of the event's document (``document``) before
+    and after its sequence number, which is only known under the chain lock:
+    ``canonical_bytes(document(..., seq)) == head + str(seq).encode() + tail``.
+
+    The document is one flat object with sorted keys, and ``seq`` is one of its top-level
+    keys (an accepted event has no key of that name): the keys sorting before it make the
+    head, those after it the tail. Built where the event is accepted, so that the writer,
+    one event after another under the lock, only hashes.
+    """
+    doc = document(payload, event_id, org_id, received_at, 0)
+    holds_float = has_float(doc)
+    lower = {key: value for key, value in doc.items() if key < "seq"}
+    upper = {key: value for key, value in doc.items() if key > "seq"}
+    head = canonical_json(lower, holds_float)[:-1] + b',"seq":'
+    tail = b"," + canonical_json(upper, holds_float)[1:] if upper else b"}"
+    return head, tail
+
+
+def link(cursor, dialect, org_id, parts):
+    """Append documents (their ``document_parts``, in order) to the organization's chain:
+    lock its head, number and hash each, move the head. Returns ``[(seq, hash), ...]``.
+
+    Each hash is ``chain_hash(previous hash, document)``, from the parts."""
     seq, previous = lock_head(cursor, dialect, org_id)
-    for row in rows:
+    numbered = []
+    for head, tail in parts:
         seq += 1
-        payload = orjson.loads(row["payload"])
-        doc = document(payload, row["id"], org_id, row["received_at"], seq)
-        row["seq"] = seq
-        row["hash"] = previous = chain_hash(previous, doc)
+        previous = hashlib.sha256(
+            b"".join((previous.encode(), head, str(seq).encode(), tail))
+        ).hexdigest()
+        numbered.append((seq, previous))
     cursor.execute(MOVE_HEAD[dialect], (seq, previous, org_id))
+    return numbered
 
 
 def append_all(cursor, dialect, rows):
