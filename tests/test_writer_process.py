@@ -102,6 +102,26 @@ def test_jobs_from_several_connections_share_one_transaction(app, make_org, sock
     server.close()
 
 
+def test_a_job_in_the_form_workers_sent_before_a_reload_is_still_stored(
+    app, make_org, socket_directory
+):
+    org_id = make_org()
+    address, key = os.path.join(socket_directory, "writer.sock"), b"k" * 32
+    with app.app_context():
+        server = WriterServer(db.engine, address, key)
+    threading.Thread(target=server._accept, daemon=True).start()
+    client = Client(address, family="AF_UNIX", authkey=key)
+    deadline = time.monotonic() + 30
+    while not server.connections and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client.send((org_id, [row(org_id, "evt_old_form")], [], None))  # rows, not values
+    server.serve_once()
+    assert client.recv() == ("stored", True)
+    assert count_events(app) == 1
+    client.close()
+    server.close()
+
+
 def test_a_failing_job_is_reported_and_the_writer_carries_on(app, make_org, writer_server):
     org_id = make_org()
     use_writer(app, *writer_server)

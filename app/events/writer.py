@@ -261,9 +261,9 @@ class EventWriter:
 
     def _number(self, cursor, events, chain_parts):
         """Fill in each event's ``seq`` and ``hash`` under its organization's chain lock,
-        in insert order; the chains are locked in organization id order (two
-        transactions that lock the same organizations never wait for each other in a
-        cycle)."""
+        in insert order; the chains are locked in organization id order, as
+        ``chain.append_all`` locks them (two transactions that lock the same
+        organizations never wait for each other in a cycle)."""
         by_org = {}
         for values, parts in zip(events, chain_parts, strict=True):
             by_org.setdefault(values[self.org_index], []).append((values, parts))

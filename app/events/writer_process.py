@@ -2,8 +2,9 @@
 
 With gunicorn (``make run``, the benchmarks), the master starts ``flask events writer``
 before the workers (see ``gunicorn.conf.py``). Each worker's request threads then send
-their validated rows over a Unix socket and wait for the answer, instead of handing them
-to a writer thread of their own process. Why:
+their validated events, prepared as the writer's statements take them
+(``EventWriter.prepare``), over a Unix socket and wait for the answer, instead of
+handing them to a writer thread of their own process. Why:
 
 - **One group commit for all processes.** Two server processes with a writer each take
   turns on SQLite's single write lock; one writer process puts every request in flight,
@@ -158,15 +159,13 @@ class WriterServer:
             try:
                 # From a peer that proved it knows the key (``handshake``).
                 message = pickle.loads(ready.recv_bytes(MAX_MESSAGE_BYTES))  # noqa: S301
-                org_id, prepared, idempotency = message
-                if not isinstance(prepared, Prepared):
-                    raise TypeError(f"not a prepared job: {type(prepared).__name__}")
+                job = job_of(message)
             except Exception as error:  # the worker went away, or sent what is not a job
                 if not isinstance(error, EOFError):
                     log.warning("event writer: dropping a connection: %r", error)
                 self._drop(ready)
                 continue
-            jobs.append((ready, Job(org_id, [], [], idempotency, prepared)))
+            jobs.append((ready, job))
         for group in groups(jobs):
             self.writer._store([job for _connection, job in group])
             for connection, job in group:
@@ -231,6 +230,24 @@ def set_timeouts(sock, seconds):
 def job_message(job):
     """What a client sends for a prepared job (``EventWriter.prepare``)."""
     return (job.org_id, job.prepared, job.idempotency)
+
+
+def job_of(message):
+    """The ``Job`` a client sent (``TypeError`` or ``ValueError`` if it is not one).
+
+    Also the form workers sent before jobs were prepared, ``(org_id, rows, targets,
+    idempotency)``: during a reload (SIGHUP), workers still running the old code may
+    reach a new writer process; the writer prepares their jobs itself.
+    """
+    if len(message) == 4:
+        org_id, rows, targets, idempotency = message
+        if not isinstance(rows, list) or not isinstance(targets, list):
+            raise TypeError("not a job")
+        return Job(org_id, rows, targets, idempotency)
+    org_id, prepared, idempotency = message
+    if not isinstance(prepared, Prepared):
+        raise TypeError(f"not a prepared job: {type(prepared).__name__}")
+    return Job(org_id, [], [], idempotency, prepared)
 
 
 def groups(jobs):

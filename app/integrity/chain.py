@@ -1,8 +1,9 @@
 """The hash chain: each event's canonical document, its hash, and appending to the chain.
 
-Every insert path (the event writer, the dashboard's own events) calls ``append`` inside
-its inserting transaction. The algorithm is specified in docs/integrity.md; keep the two
-in step.
+Every insert path calls ``link`` inside its inserting transaction: the event writer
+with the ``document_parts`` its requests prepared (``EventWriter._number``), the
+dashboard's own events through ``append_all``. The algorithm is specified in
+docs/integrity.md; keep the two in step.
 """
 
 import functools
@@ -171,7 +172,8 @@ def link(cursor, dialect, org_id, parts):
 
 def append_all(cursor, dialect, rows):
     """``append`` for rows of any organizations, locking each chain in id order (two
-    transactions that lock the same organizations never wait for each other in a cycle)."""
+    transactions that lock the same organizations never wait for each other in a cycle;
+    ``EventWriter._number`` locks in the same order and must stay so)."""
     by_org = {}
     for row in rows:
         by_org.setdefault(row["organization_id"], []).append(row)
