@@ -35,7 +35,7 @@ def write(writer, job, stages):
         ("hash chain", writer._number, (cursor, prepared.events, prepared.chain)),
         ("events rows", writer.insert_events.load_values, (cursor, prepared.events)),
         ("target rows", writer.insert_targets.load_values, (cursor, prepared.targets)),
-        ("terms", writer.insert_terms.execute, (cursor, [list(t) for t in prepared.terms])),
+        ("terms", writer.insert_terms.execute, (cursor, prepared.terms)),
         ("commit", connection.commit, ()),
     )
     for name, step, arguments in steps:

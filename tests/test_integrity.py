@@ -76,6 +76,29 @@ def test_events_are_numbered_and_hashed_per_organization(app, make_org, make_eve
     assert verify_org(app, first).ok and verify_org(app, second).ok
 
 
+def test_one_transaction_interleaving_organizations_numbers_each_in_insert_order(app, make_org):
+    first, second = make_org("First"), make_org("Second")
+    with app.app_context():
+        writer = EventWriter(db.engine)
+        jobs = [
+            Job(org_id, *concurrent_rows(org_id, n, f"t{index}"))
+            for index, (org_id, n) in enumerate(((second, 2), (first, 3), (second, 1)))
+        ]
+        writer._store(jobs)  # the group the writer would take at once: one transaction
+        writer.stop()
+        rows = db.session.execute(select(Event.organization_id, Event.seq).order_by(Event.pk)).all()
+    assert all(job.stored and job.error is None for job in jobs)
+    assert [tuple(r) for r in rows] == [
+        (second, 1),
+        (second, 2),
+        (first, 1),
+        (first, 2),
+        (first, 3),
+        (second, 3),
+    ]
+    assert verify_org(app, first).ok and verify_org(app, second).ok
+
+
 def test_the_hash_is_sha256_of_the_previous_hash_and_the_canonical_document(app, chained):
     """The algorithm of docs/integrity.md, written out with the standard library only."""
     with app.app_context():

@@ -75,16 +75,23 @@ def test_api_events_are_stored_by_the_writer_process(app, api, api_org, seed_sch
     assert writer.fallback.thread is None  # this process never wrote an event itself
 
 
-def test_jobs_from_several_connections_share_one_transaction(app, make_org, socket_directory):
-    org_id = make_org()
+def served_directly(app, socket_directory, count):
+    """A writer server accepting (not serving: tests call ``serve_once``) and ``count``
+    clients it has admitted."""
     address, key = os.path.join(socket_directory, "writer.sock"), b"k" * 32
     with app.app_context():
         server = WriterServer(db.engine, address, key)
     threading.Thread(target=server._accept, daemon=True).start()
-    clients = [Client(address, family="AF_UNIX", authkey=key) for _ in range(3)]
+    clients = [Client(address, family="AF_UNIX", authkey=key) for _ in range(count)]
     deadline = time.monotonic() + 30
-    while len(server.connections) < 3 and time.monotonic() < deadline:
+    while len(server.connections) < count and time.monotonic() < deadline:
         time.sleep(0.01)
+    return server, clients
+
+
+def test_jobs_from_several_connections_share_one_transaction(app, make_org, socket_directory):
+    org_id = make_org()
+    server, clients = served_directly(app, socket_directory, 3)
     transactions = []
     write = server.writer._write
     server.writer._write = lambda jobs: transactions.append(len(jobs)) or write(jobs)
@@ -106,14 +113,7 @@ def test_a_job_in_the_form_workers_sent_before_a_reload_is_still_stored(
     app, make_org, socket_directory
 ):
     org_id = make_org()
-    address, key = os.path.join(socket_directory, "writer.sock"), b"k" * 32
-    with app.app_context():
-        server = WriterServer(db.engine, address, key)
-    threading.Thread(target=server._accept, daemon=True).start()
-    client = Client(address, family="AF_UNIX", authkey=key)
-    deadline = time.monotonic() + 30
-    while not server.connections and time.monotonic() < deadline:
-        time.sleep(0.01)
+    server, [client] = served_directly(app, socket_directory, 1)
     client.send((org_id, [row(org_id, "evt_old_form")], [], None))  # rows, not values
     server.serve_once()
     assert client.recv() == ("stored", True)

@@ -256,23 +256,17 @@ class EventWriter:
         targets = [values for prepared in accepted for values in prepared.targets]
         if targets:
             self.insert_targets.load_values(cursor, targets)
-        terms = sorted({term for prepared in accepted for term in prepared.terms})
-        self.insert_terms.execute(cursor, [list(term) for term in terms])
+        self.insert_terms.execute(
+            cursor, sorted({term for prepared in accepted for term in prepared.terms})
+        )
 
     def _number(self, cursor, events, chain_parts):
-        """Fill in each event's ``seq`` and ``hash`` under its organization's chain lock,
-        in insert order; the chains are locked in organization id order, as
-        ``chain.append_all`` locks them (two transactions that lock the same
-        organizations never wait for each other in a cycle)."""
-        by_org = {}
-        for values, parts in zip(events, chain_parts, strict=True):
-            by_org.setdefault(values[self.org_index], []).append((values, parts))
-        for org_id in sorted(by_org):
-            pairs = by_org[org_id]
-            numbered = chain.link(cursor, self.dialect, org_id, [parts for _values, parts in pairs])
-            for (values, _parts), (seq, digest) in zip(pairs, numbered, strict=True):
-                values[self.seq_index] = seq
-                values[self.hash_index] = digest
+        """Fill in each event's ``seq`` and ``hash`` (``chain.number_all``: under each
+        organization's chain lock, in insert order)."""
+        org_ids = [values[self.org_index] for values in events]
+        numbered = chain.number_all(cursor, self.dialect, org_ids, chain_parts)
+        for values, (seq, digest) in zip(events, numbered, strict=True):
+            values[self.seq_index], values[self.hash_index] = seq, digest
 
     def _begin(self, cursor):
         """Begin a write transaction (SQLite), waiting for the write lock in short steps.
@@ -385,8 +379,8 @@ class BulkInsert:
         return self.execute(cursor, self.values(rows))
 
     def execute(self, cursor, rows):
-        """Insert rows of driver values in column order (``values``); every row the
-        statements return."""
+        """Insert rows of driver values in column order (``values``; lists or tuples);
+        every row the statements return."""
         returned = []
         for start in range(0, len(rows), self.ROWS_PER_STATEMENT):
             chunk = rows[start : start + self.ROWS_PER_STATEMENT]

@@ -1,8 +1,8 @@
 """The hash chain: each event's canonical document, its hash, and appending to the chain.
 
-Every insert path calls ``link`` inside its inserting transaction: the event writer
-with the ``document_parts`` its requests prepared (``EventWriter._number``), the
-dashboard's own events through ``append_all``. The algorithm is specified in
+Every insert path calls ``number_all`` inside its inserting transaction: the event
+writer with the ``document_parts`` its requests prepared, the dashboard's own events
+through ``append_all``. The algorithm is specified in
 docs/integrity.md; keep the two in step.
 """
 
@@ -120,14 +120,6 @@ def lock_head(cursor, dialect, org_id):
     return head[0], head[1]
 
 
-def append(cursor, dialect, org_id, rows):
-    """Number and hash new events-table rows of one organization, in list order, and move
-    its chain head; the caller inserts the rows in the same transaction, in this order."""
-    parts = [row_parts(row) for row in rows]
-    for row, (seq, digest) in zip(rows, link(cursor, dialect, org_id, parts), strict=True):
-        row["seq"], row["hash"] = seq, digest
-
-
 def row_parts(row):
     """``document_parts`` of an events-table row (its ``payload`` is the stored JSON)."""
     payload = orjson.loads(row["payload"])
@@ -171,14 +163,31 @@ def link(cursor, dialect, org_id, parts):
 
 
 def append_all(cursor, dialect, rows):
-    """``append`` for rows of any organizations, locking each chain in id order (two
-    transactions that lock the same organizations never wait for each other in a cycle;
-    ``EventWriter._number`` locks in the same order and must stay so)."""
+    """Number and hash new events-table rows of any organizations, in list order, and
+    move their chain heads (``number_all``); the caller inserts the rows in the same
+    transaction, in this order."""
+    parts = [row_parts(row) for row in rows]
+    org_ids = [row["organization_id"] for row in rows]
+    for row, (seq, digest) in zip(rows, number_all(cursor, dialect, org_ids, parts), strict=True):
+        row["seq"], row["hash"] = seq, digest
+
+
+def number_all(cursor, dialect, org_ids, parts):
+    """``[(seq, hash), ...]`` for documents of any organizations (each one's
+    organization id and ``document_parts``), in list order: each organization's
+    documents ``link``-ed in list order, the chains locked in organization id order (two
+    transactions that lock the same organizations never wait for each other in a
+    cycle)."""
     by_org = {}
-    for row in rows:
-        by_org.setdefault(row["organization_id"], []).append(row)
+    for index, org_id in enumerate(org_ids):
+        by_org.setdefault(org_id, []).append(index)
+    numbered = [None] * len(parts)
     for org_id in sorted(by_org):
-        append(cursor, dialect, org_id, by_org[org_id])
+        indexes = by_org[org_id]
+        linked = link(cursor, dialect, org_id, [parts[index] for index in indexes])
+        for index, pair in zip(indexes, linked, strict=True):
+            numbered[index] = pair
+    return numbered
 
 
 @contextmanager
