@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench.cpu import CpuMeter
 from bench.server import Installation, Server
 
 HERE = Path(__file__).resolve().parent
@@ -109,21 +110,27 @@ def main():
     )
     with Server(installation, workers=args.workers, threads=args.threads) as server:
         wrk(f"{server.url}/healthz", 2, args.connections)  # warm up
-        trivial = wrk(f"{server.url}/healthz", args.duration, args.connections)
-        single = wrk(
-            server.url,
-            args.duration,
-            args.connections,
-            HERE / "single_event.lua",
-            {"BENCH_KEY": secret, "BENCH_BODY_FILE": str(single_file)},
-        )
-        batch = wrk(
-            server.url,
-            args.duration,
-            min(args.connections, 8),
-            HERE / "batch.lua",
-            {"BENCH_KEY": secret, "BENCH_BODY_FILE": str(batch_file)},
-        )
+        with CpuMeter(server.process.pid) as trivial_cpu:
+            trivial = wrk(f"{server.url}/healthz", args.duration, args.connections)
+        with CpuMeter(server.process.pid) as single_cpu:
+            single = wrk(
+                server.url,
+                args.duration,
+                args.connections,
+                HERE / "single_event.lua",
+                {"BENCH_KEY": secret, "BENCH_BODY_FILE": str(single_file)},
+            )
+        with CpuMeter(server.process.pid) as batch_cpu:
+            batch = wrk(
+                server.url,
+                args.duration,
+                min(args.connections, 8),
+                HERE / "batch.lua",
+                {"BENCH_KEY": secret, "BENCH_BODY_FILE": str(batch_file)},
+            )
+    trivial["cpu"] = trivial_cpu.per_unit(trivial["requests"])
+    single["cpu"] = single_cpu.per_unit(single["requests"])
+    batch["cpu"] = batch_cpu.per_unit(batch["requests"] * args.batch_size)
     stored = count_events(app, org_id)
     expected = (
         single["requests"]
@@ -162,6 +169,16 @@ def main():
         f"\nErrors: non-2xx single={single['non_2xx']} batch={batch['non_2xx']}; "
         f"socket: {single['socket_errors'] or 'none'} / {batch['socket_errors'] or 'none'}"
     )
+    print(
+        f"\nCPU per request or event, µs (from /proc; 'machine' also counts wrk):\n"
+        f"{'measurement':36} {'workers':>8} {'writer':>8} {'machine':>8}  {'idle':>5}"
+    )
+    for name, _figure, _unit, _baseline, _target, raw in rows:
+        cpu = raw["cpu"]
+        print(
+            f"{name:36} {cpu['workers']:>8,.0f} {cpu['writer']:>8,.0f} {cpu['machine']:>8,.0f}"
+            f"  {cpu['idle']:>5.0%}"
+        )
     in_flight = args.connections + min(args.connections, 8) * args.batch_size
     verdict = "OK" if expected <= stored <= expected + in_flight else "MISMATCH"
     print(
