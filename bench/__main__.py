@@ -170,15 +170,19 @@ def main():
         f"socket: {single['socket_errors'] or 'none'} / {batch['socket_errors'] or 'none'}"
     )
     print(
-        f"\nCPU per request or event, µs (from /proc; 'machine' also counts wrk):\n"
+        "\nCPU per request or event, µs, from /proc ('machine' also counts wrk, the gunicorn\n"
+        "master, the kernel and any database server; 'idle' includes waiting for I/O):\n"
         f"{'measurement':36} {'workers':>8} {'writer':>8} {'machine':>8}  {'idle':>5}"
     )
     for name, _figure, _unit, _baseline, _target, raw in rows:
         cpu = raw["cpu"]
+        writer = "n/a" if cpu["writer"] is None else f"{cpu['writer']:,.0f}"
         print(
-            f"{name:36} {cpu['workers']:>8,.0f} {cpu['writer']:>8,.0f} {cpu['machine']:>8,.0f}"
+            f"{name:36} {cpu['workers']:>8,.0f} {writer:>8} {cpu['machine']:>8,.0f}"
             f"  {cpu['idle']:>5.0%}"
         )
+        if cpu["changed"]:
+            print("  (a server process exited or started meanwhile: its CPU is incomplete)")
     in_flight = args.connections + min(args.connections, 8) * args.batch_size
     verdict = "OK" if expected <= stored <= expected + in_flight else "MISMATCH"
     print(

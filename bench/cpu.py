@@ -2,9 +2,10 @@
 
 Each server process's CPU time (user + system, ``/proc/<pid>/stat``) grouped by role:
 the gunicorn workers and the event writer process; and the whole machine's busy and
-idle time (``/proc/stat``), which also counts wrk and the kernel's network work. This
-virtual machine's speed varies up to 2x within minutes; CPU per event varies far less
-than events per second, so these figures are the ones to compare between runs.
+idle time (``/proc/stat``), which also counts wrk, the gunicorn master, the kernel's
+network work and, on PostgreSQL, the database server. The figures show where a run's
+time went between the server's processes; across runs they move with this virtual
+machine's speed much as the rates do.
 """
 
 import os
@@ -39,13 +40,15 @@ def server_processes(root_pid, proc=PROC):
     return found
 
 
-def process_seconds(pid, proc=PROC):
-    """A process's user + system CPU seconds so far (0 once it has exited)."""
+def process_times(pid, proc=PROC):
+    """``(start, seconds)``: when a process started (clock ticks since boot: with the pid,
+    its identity) and its user + system CPU seconds so far; ``None`` once it has exited."""
     try:
         fields = (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15)
+        return None
+    # utime, stime and starttime: fields 14, 15 and 22 of the line (11, 12, 19 here).
+    return int(fields[19]), (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def machine_seconds(proc=PROC):
@@ -57,20 +60,28 @@ def machine_seconds(proc=PROC):
 
 class CpuMeter:
     """CPU used by the server's processes and the machine between ``__enter__`` and
-    ``__exit__``; ``per_unit(n)`` divides it by the requests or events measured."""
+    ``__exit__``; ``per_unit(n)`` divides it by the requests or events measured.
+
+    A server process that exits during the measurement (a worker restarted, the writer
+    replaced) takes the CPU it used meanwhile with it; a process started meanwhile counts
+    whole. Either way ``per_unit`` reports ``changed``, and the figures are incomplete.
+    """
 
     def __init__(self, root_pid, proc=PROC):
         self.root_pid = root_pid
         self.proc = proc
-        self.roles = {}
         self.before = self.after = None
 
     def _snapshot(self):
-        processes = {pid: process_seconds(pid, self.proc) for pid in self.roles}
+        processes = {}
+        for pid, name in server_processes(self.root_pid, self.proc).items():
+            times = process_times(pid, self.proc)
+            if times is not None:
+                start, seconds = times
+                processes[pid, start] = (name, seconds)
         return processes, machine_seconds(self.proc)
 
     def __enter__(self):
-        self.roles = server_processes(self.root_pid, self.proc)
         self.before = self._snapshot()
         return self
 
@@ -78,17 +89,22 @@ class CpuMeter:
         self.after = self._snapshot()
 
     def per_unit(self, units):
-        """µs of CPU per unit: ``workers``, ``writer``, ``machine`` (busy), and the
-        machine's ``idle`` share of the time (0-1)."""
+        """µs of CPU per unit: ``workers``, ``writer`` (``None`` when no writer process
+        ran: its work was then the workers'), ``machine`` (busy); the machine's ``idle``
+        share of the time (0-1, waiting for I/O included); ``changed``: whether a server
+        process exited or started during the measurement."""
         (before, (busy0, idle0)), (after, (busy1, idle1)) = self.before, self.after
         used = {"worker": 0.0, "writer": 0.0}
-        for pid, name in self.roles.items():
-            used[name] += max(after[pid] - before[pid], 0.0)
+        for identity, (name, seconds) in after.items():
+            started = before.get(identity, (name, 0.0))[1]
+            used[name] += seconds - started
         busy, idle = busy1 - busy0, idle1 - idle0
         scale = 1e6 / max(units, 1)
+        roles = {name for name, _seconds in [*before.values(), *after.values()]}
         return {
             "workers": used["worker"] * scale,
-            "writer": used["writer"] * scale,
+            "writer": used["writer"] * scale if "writer" in roles else None,
             "machine": busy * scale,
             "idle": idle / (busy + idle) if busy + idle else 0.0,
+            "changed": before.keys() != after.keys(),
         }
