@@ -53,6 +53,15 @@ def wrk(url, duration, connections, script=None, env=None, threads=2):
     }
 
 
+def measured(server, units_per_request, *arguments):
+    """``wrk(*arguments)`` against the server, with ``cpu``: where the CPU went per unit
+    (request or event; ``bench.cpu``)."""
+    with CpuMeter(server.process.pid) as meter:
+        result = wrk(*arguments)
+    result["cpu"] = meter.per_unit(result["requests"] * units_per_request)
+    return result
+
+
 def seed_event(actor_id="ACTOR_ID"):
     """The seed document's event."""
     return {
@@ -110,27 +119,25 @@ def main():
     )
     with Server(installation, workers=args.workers, threads=args.threads) as server:
         wrk(f"{server.url}/healthz", 2, args.connections)  # warm up
-        with CpuMeter(server.process.pid) as trivial_cpu:
-            trivial = wrk(f"{server.url}/healthz", args.duration, args.connections)
-        with CpuMeter(server.process.pid) as single_cpu:
-            single = wrk(
-                server.url,
-                args.duration,
-                args.connections,
-                HERE / "single_event.lua",
-                {"BENCH_KEY": secret, "BENCH_BODY_FILE": str(single_file)},
-            )
-        with CpuMeter(server.process.pid) as batch_cpu:
-            batch = wrk(
-                server.url,
-                args.duration,
-                min(args.connections, 8),
-                HERE / "batch.lua",
-                {"BENCH_KEY": secret, "BENCH_BODY_FILE": str(batch_file)},
-            )
-    trivial["cpu"] = trivial_cpu.per_unit(trivial["requests"])
-    single["cpu"] = single_cpu.per_unit(single["requests"])
-    batch["cpu"] = batch_cpu.per_unit(batch["requests"] * args.batch_size)
+        trivial = measured(server, 1, f"{server.url}/healthz", args.duration, args.connections)
+        single = measured(
+            server,
+            1,
+            server.url,
+            args.duration,
+            args.connections,
+            HERE / "single_event.lua",
+            {"BENCH_KEY": secret, "BENCH_BODY_FILE": str(single_file)},
+        )
+        batch = measured(
+            server,
+            args.batch_size,
+            server.url,
+            args.duration,
+            min(args.connections, 8),
+            HERE / "batch.lua",
+            {"BENCH_KEY": secret, "BENCH_BODY_FILE": str(batch_file)},
+        )
     stored = count_events(app, org_id)
     expected = (
         single["requests"]

@@ -25,30 +25,25 @@ def role(command):
 
 
 def server_processes(root_pid, proc=PROC):
-    """``{pid: role}`` of the children of the gunicorn master ``root_pid``."""
+    """``{(pid, start): (role, cpu seconds)}`` of the children of the gunicorn master
+    ``root_pid``: each one's user + system CPU so far, keyed by its pid and when it
+    started (clock ticks since boot), so that a reused pid is another process."""
     found = {}
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            # The fields after the command's parentheses: ppid is the line's 4th field,
+            # utime, stime and starttime its 14th, 15th and 22nd (1, 11, 12, 19 here).
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             command = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except (OSError, IndexError, ValueError):
+        except OSError:
             continue  # exited meanwhile
-        if parent == root_pid and role(command):
-            found[int(entry.name)] = role(command)
+        name = role(command)
+        if int(fields[1]) == root_pid and name:
+            seconds = (int(fields[11]) + int(fields[12])) / TICKS
+            found[int(entry.name), int(fields[19])] = (name, seconds)
     return found
-
-
-def process_times(pid, proc=PROC):
-    """``(start, seconds)``: when a process started (clock ticks since boot: with the pid,
-    its identity) and its user + system CPU seconds so far; ``None`` once it has exited."""
-    try:
-        fields = (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    # utime, stime and starttime: fields 14, 15 and 22 of the line (11, 12, 19 here).
-    return int(fields[19]), (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def machine_seconds(proc=PROC):
@@ -73,13 +68,7 @@ class CpuMeter:
         self.before = self.after = None
 
     def _snapshot(self):
-        processes = {}
-        for pid, name in server_processes(self.root_pid, self.proc).items():
-            times = process_times(pid, self.proc)
-            if times is not None:
-                start, seconds = times
-                processes[pid, start] = (name, seconds)
-        return processes, machine_seconds(self.proc)
+        return server_processes(self.root_pid, self.proc), machine_seconds(self.proc)
 
     def __enter__(self):
         self.before = self._snapshot()

@@ -43,7 +43,11 @@ def per_tick(units):
 
 
 def test_finds_the_server_processes_by_role(proc):
-    assert cpu.server_processes(10, proc) == {11: "worker", 12: "worker", 13: "writer"}
+    assert cpu.server_processes(10, proc) == {
+        (11, 1000): ("worker", 150 / cpu.TICKS),
+        (12, 1000): ("worker", 200 / cpu.TICKS),
+        (13, 1000): ("writer", 70 / cpu.TICKS),
+    }
 
 
 def test_cpu_per_unit_by_role(proc):
