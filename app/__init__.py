@@ -43,7 +43,7 @@ def configure(app, test_config):
 def register_extensions(app):
     """Bind the extensions to this app."""
     from app import database, models  # noqa: F401  (every table known to Alembic)
-    from app.events.search import include_name
+    from app.ledger.search import include_name
     from app.web.htmx import send_to_sign_in
 
     db.init_app(app)
@@ -120,8 +120,8 @@ def register_commands(app):
     """Each feature brings its own ``flask`` commands."""
     from app.auth.cli import users_cli
     from app.demo.cli import demo_cli
-    from app.events.cli import events_cli
     from app.exports.cli import exports_cli
+    from app.ingest.cli import events_cli
     from app.integrity.cli import audit_cli
     from app.keys.cli import keys_cli
     from app.orgs.cli import orgs_cli
@@ -139,9 +139,10 @@ def register_commands(app):
 
 def register_request_hooks(app):
     """Error pages, security headers, the layout's context and the first-run redirect."""
+    from app.accounts.services import load_user
     from app.exports import worker as export_worker
     from app.maintenance import scheduler
-    from app.web import layout
+    from app.orgs import layout
     from app.web.errors import register_error_handlers
     from app.web.headers import add_security_headers
     from app.web.sessions import DashboardSessionInterface
@@ -151,6 +152,6 @@ def register_request_hooks(app):
     app.after_request(add_security_headers)
     app.before_request(layout.require_setup)
     app.context_processor(layout.layout_context)
-    login_manager.user_loader(layout.load_user)
+    login_manager.user_loader(load_user)
     scheduler.init_app(app)
     export_worker.init_app(app)

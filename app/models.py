@@ -1,10 +1,11 @@
 """Imports every model, so that Alembic and the tests see the whole schema."""
 
-from app.auth.models import User
-from app.events.models import Event, EventTarget, IdempotencyRecord
+from app.accounts.models import User
 from app.exports.models import Export, ExportDownload
-from app.integrity.models import ChainHead, VerificationRun
+from app.ingest.models import IdempotencyRecord
+from app.integrity.models import VerificationRun
 from app.keys.models import ApiKey
+from app.ledger.models import ChainHead, Event, EventTarget, SearchTerm
 from app.maintenance.models import MaintenanceJob
 from app.orgs.models import Membership, Organization
 from app.schemas.models import Action, SchemaVersion
@@ -22,6 +23,7 @@ __all__ = [
     "Membership",
     "Organization",
     "SchemaVersion",
+    "SearchTerm",
     "User",
     "VerificationRun",
 ]

@@ -77,8 +77,8 @@ def seed_event(actor_id="ACTOR_ID"):
 def count_events(app, org_id):
     """This run's organization's events, read straight from the database (a PostgreSQL
     database may hold earlier runs')."""
-    from app.events.models import Event
     from app.extensions import db
+    from app.ledger.models import Event
 
     with app.app_context():
         count = db.session.scalar(

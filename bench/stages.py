@@ -32,10 +32,10 @@ def write(writer, job, stages):
     writer._begin(cursor)
     prepared = job.prepared
     steps = (
-        ("hash chain", writer._number, (cursor, prepared.events, prepared.chain)),
-        ("events rows", writer.insert_events.load_values, (cursor, prepared.events)),
-        ("target rows", writer.insert_targets.load_values, (cursor, prepared.targets)),
-        ("terms", writer.insert_terms.execute, (cursor, prepared.terms)),
+        ("hash chain", writer.appender.number, (cursor, prepared.events, prepared.chain)),
+        ("events rows", writer.appender.insert_events.load_values, (cursor, prepared.events)),
+        ("target rows", writer.appender.insert_targets.load_values, (cursor, prepared.targets)),
+        ("terms", writer.appender.insert_terms.execute, (cursor, prepared.terms)),
         ("commit", connection.commit, ()),
     )
     for name, step, arguments in steps:
@@ -55,11 +55,13 @@ def main():
     installation = Installation(args.database_url)
     app, org_id, _secret = installation.prepare()
     gc.freeze()  # as the server's processes do once loaded (gunicorn.conf.py)
-    from app.events import services
-    from app.events.shape import BATCH, check_shape
-    from app.events.writer import EventWriter, Job
     from app.extensions import db
+    from app.ids import new_ids
+    from app.ingest.writer import EventWriter, Job
+    from app.ledger import append
+    from app.ledger.shape import BATCH, check_shape
     from app.schemas.services import event_problems
+    from app.timestamps import utcnow
 
     events = [seed_event(f"user_{i}") for i in range(args.batch_size)]
     data = json.dumps({"organization_id": org_id, "events": events}).encode()
@@ -89,16 +91,16 @@ def main():
             )
 
             def build(b=body, p=parsed):
-                received_at = services.utcnow()
-                ids = services.new_ids("evt", len(b["events"]))
+                received_at = utcnow()
+                ids = new_ids("evt", len(b["events"]))
                 rows = [
-                    services.event_row(org_id, raw, shape, received_at, event_id)
+                    append.event_row(org_id, raw, shape, received_at, event_id)
                     for raw, shape, event_id in zip(b["events"], p["events"], ids, strict=True)
                 ]
                 targets = [
                     target
                     for row, shape in zip(rows, p["events"], strict=True)
-                    for target in services.target_rows(row, shape)
+                    for target in append.target_rows(row, shape)
                 ]
                 return rows, targets
 

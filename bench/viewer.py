@@ -49,10 +49,10 @@ def make_app(database_url):
 
 def prepare(app, count):
     """Both organizations with ``count`` events each (reused when already there)."""
-    from app.auth import services as accounts
+    from app.accounts import services as accounts
     from app.demo import generator
-    from app.events.models import Event
     from app.extensions import db
+    from app.ledger.models import Event
     from app.orgs import services as orgs
     from app.orgs.models import Organization
 
@@ -92,8 +92,8 @@ def prepare(app, count):
 
 def scenarios(app, org_id):
     """(label, query string) pairs, with values taken from the data."""
-    from app.events.models import Event, EventTarget
     from app.extensions import db
+    from app.ledger.models import Event, EventTarget
 
     with app.app_context():
         busy_actor = db.session.scalar(

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.auth import services as accounts
+from app.accounts import services as accounts
 from app.extensions import db, limiter
 from app.orgs import services as orgs
 from app.orgs.models import Role
@@ -347,9 +347,9 @@ def make_events(app):
     checks; returns their ids in the order given."""
     from sqlalchemy import select
 
-    from app.events.models import Event
-    from app.events.services import store_events
-    from app.events.shape import parse_event
+    from app.ingest.services import store_events
+    from app.ledger.models import Event
+    from app.ledger.shape import parse_event
 
     def make(org_id, *events):
         with app.app_context():

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from app.auth.models import User
+from app.accounts.models import User
 from app.extensions import db
 from app.orgs.models import Role
 from tests.conftest import PASSWORD

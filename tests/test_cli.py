@@ -4,7 +4,7 @@ import re
 
 from sqlalchemy import select
 
-from app.auth.models import User
+from app.accounts.models import User
 from app.extensions import db
 from app.orgs.models import Membership, Organization, Role
 

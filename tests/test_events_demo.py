@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.events.models import Event
 from app.extensions import db
+from app.ledger.models import Event
 from app.schemas.services import event_problems
 from app.timestamps import utcnow
 

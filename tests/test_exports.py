@@ -14,12 +14,12 @@ from sqlalchemy import select, text
 from werkzeug.datastructures import MultiDict
 
 from app.events.filters import EventFilter
-from app.events.models import Event
 from app.exports import services
 from app.exports.formats import CSV_HEADER
 from app.exports.models import Export, ExportDownload, ExportState
 from app.exports.worker import ExportWorker
 from app.extensions import db
+from app.ledger.models import Event
 from app.orgs import services as orgs
 from app.orgs.models import Role
 from app.timestamps import isoformat, isoformat_exact, utcnow

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 
-from app.events.models import Event
-from app.events.services import event_row, request_fingerprint, target_rows
-from app.events.shape import parse_event
-from app.events.writer import EventWriter, Job
 from app.extensions import db
-from app.integrity import chain, verify
-from app.integrity.models import GENESIS_HASH
+from app.ingest.services import request_fingerprint
+from app.ingest.writer import EventWriter, Job
+from app.integrity import verify
+from app.ledger import chain
+from app.ledger.append import event_row, target_rows
+from app.ledger.models import GENESIS_HASH, Event
+from app.ledger.shape import parse_event
 from app.timestamps import utcnow
 from tests.conftest import seed_event
 from tests.test_exports import export_events, file_of

@@ -3,8 +3,8 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from app.events.search import include_name
 from app.extensions import db
+from app.ledger.search import include_name
 
 
 def test_migrated_schema_matches_the_models(app):
@@ -26,9 +26,9 @@ def test_upgrading_fills_search_text_and_the_full_text_index(tmp_path):
     from sqlalchemy import select, text
 
     from app import create_app
-    from app.events.models import Event
-    from app.events.search import SEPARATOR, candidate_ids
     from app.integrity import verify
+    from app.ledger.models import Event
+    from app.ledger.search import SEPARATOR, candidate_ids
 
     app = create_app(
         {

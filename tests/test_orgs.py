@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from app.auth.models import User
+from app.accounts.models import User
 from app.extensions import db
 from app.orgs.models import Membership, Organization, Role
 from tests.conftest import PASSWORD

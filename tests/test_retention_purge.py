@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from app.events import search
-from app.events import services as event_services
-from app.events.models import Event, EventTarget, IdempotencyRecord, SearchTerm
 from app.extensions import db
+from app.ingest import services as event_services
+from app.ingest.models import IdempotencyRecord
 from app.integrity import verify
+from app.ledger import search
+from app.ledger.models import Event, EventTarget, SearchTerm
 from app.maintenance import services as maintenance
 from app.maintenance.models import MaintenanceJob
 from app.orgs.services import get_organization

@@ -319,7 +319,7 @@ def test_create_action_refuses_a_name_in_use_and_reports_everything_else(app, ac
 
 
 def test_recent_event_counts_group_by_action_within_the_window(app, acme):
-    from app.events.models import Event
+    from app.ledger.models import Event
 
     now = utcnow()
     for seq, (action, age) in enumerate([("a", 1), ("a", 29), ("a", 31), ("b", 2)], start=1):

@@ -4,11 +4,11 @@ names and target names; a search finds events through them, in one organization 
 
 from sqlalchemy import select
 
-from app.events import search
 from app.events.filters import EventFilter
-from app.events.models import Event, SearchTerm
 from app.events.pages import event_page
 from app.extensions import db
+from app.ledger import search
+from app.ledger.models import Event, SearchTerm
 from app.orgs.models import Role
 from tests.conftest import seed_event
 

@@ -6,11 +6,11 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.events.models import Event
 from app.extensions import db
 from app.integrity import services as integrity
 from app.integrity import verify
 from app.keys.models import ApiKey
+from app.ledger.models import Event
 from app.orgs.models import Membership, Role
 from app.service_errors import Conflict
 from tests.conftest import PASSWORD
@@ -44,7 +44,7 @@ def last_event(app, org_id, action):
 
 
 def user_id(app, email):
-    from app.auth.services import find_user
+    from app.accounts.services import find_user
 
     with app.app_context():
         return find_user(email).id

@@ -6,10 +6,10 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from app.events.models import Event, EventTarget
-from app.events.services import event_writer
-from app.events.writer import CACHE_KIB, Job, idempotency_record
 from app.extensions import db
+from app.ingest.services import event_writer
+from app.ingest.writer import CACHE_KIB, Job, idempotency_record
+from app.ledger.models import Event, EventTarget
 from app.timestamps import utcnow
 
 
@@ -150,7 +150,7 @@ def test_bulk_values_are_each_rows_converted_values(app):
     """Values met again are converted once, and come out as converting each would."""
     from datetime import UTC, datetime, timedelta, timezone
 
-    from app.events.writer import TARGETS, BulkInsert
+    from app.ledger.append import TARGETS, BulkInsert
 
     with app.app_context():
         dialect = db.engine.dialect
@@ -186,7 +186,7 @@ def test_bulk_values_tell_equal_datetimes_of_different_instants_apart(app):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from app.events.writer import TARGETS, BulkInsert
+    from app.ledger.append import TARGETS, BulkInsert
 
     with app.app_context():
         dialect = db.engine.dialect

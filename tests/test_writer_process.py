@@ -18,11 +18,11 @@ from multiprocessing.connection import Client, Listener
 import pytest
 from sqlalchemy import func, select
 
-from app.events.models import Event
-from app.events.services import event_writer
-from app.events.writer import Job, idempotency_record
-from app.events.writer_process import RemoteWriter, WriterServer, job_message
 from app.extensions import db
+from app.ingest.process import RemoteWriter, WriterServer, job_message
+from app.ingest.services import event_writer
+from app.ingest.writer import Job, idempotency_record
+from app.ledger.models import Event
 from tests.conftest import seed_event
 from tests.test_writer import row
 

@@ -6,9 +6,9 @@ from flask import g, request
 
 from app.api.blueprint import bp, json_body, require_own_organization
 from app.api.errors import ApiError
-from app.events import services
-from app.events.shape import BATCH, SINGLE, check_shape
 from app.extensions import db
+from app.ingest import services
+from app.ledger.shape import BATCH, SINGLE, check_shape
 from app.schemas.services import event_problems
 
 MAX_IDEMPOTENCY_KEY = 255

@@ -5,17 +5,18 @@ from datetime import datetime
 from flask import g, request
 
 from app import database
-from app.api.blueprint import bp, error_response, json_body, key_organization
+from app.api.blueprint import bp, json_body, key_organization
 from app.api.errors import ApiError
 from app.api.events import organization_of
 from app.events.filters import CUSTOM, MAX_VALUES, EventFilter
-from app.events.shape import check_shape
 from app.exports import services
 from app.exports.shape import ExportRequest
 from app.exports.views import send_export
 from app.extensions import db
+from app.ledger.shape import check_shape
 from app.service_errors import ServiceError
 from app.timestamps import BOUNDS_TEXT, isoformat, parse_bounded
+from app.web.json_errors import error_response
 
 RANGE_ERROR = "invalid_audit_log_export_range_date"
 

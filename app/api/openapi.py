@@ -8,8 +8,8 @@ from flask import current_app, request
 from pydantic import TypeAdapter
 
 from app.api.blueprint import bp
-from app.events.shape import BATCH, SINGLE
 from app.exports.shape import ExportRequest
+from app.ledger.shape import BATCH, SINGLE
 from app.retention.services import ALLOWED_DAYS, PERIODS
 from app.schemas.definition import SchemaDefinition
 

@@ -1,1 +1,1 @@
-"""Accounts: users, passwords, sign-in and the first-run setup."""
+"""Sign in, sign out, the first-run setup and the user's account page."""

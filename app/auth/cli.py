@@ -3,7 +3,7 @@
 import click
 from flask.cli import AppGroup
 
-from app.auth import services
+from app.accounts import services
 from app.extensions import db
 from app.orgs.cli import organization_or_fail
 from app.orgs.models import Membership, Role

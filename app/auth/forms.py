@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from app.auth.passwords import MIN_PASSWORD_LENGTH
+from app.accounts.passwords import MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.auth import services
+from app.accounts import services
 from app.auth.forms import ChangePasswordForm, LoginForm, SetupForm
 from app.extensions import db, limiter
 from app.orgs import services as orgs

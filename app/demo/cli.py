@@ -5,7 +5,7 @@ import time
 import click
 from flask.cli import AppGroup
 
-from app.auth import services as accounts
+from app.accounts import services as accounts
 from app.demo import generator
 from app.extensions import db
 from app.orgs import services as orgs

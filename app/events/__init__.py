@@ -1,1 +1,1 @@
-"""Audit log events: storage, the viewer and its filters."""
+"""The event viewer: its filters, pages, chart and views (storage is app/ledger)."""

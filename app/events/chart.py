@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import String, func, select
 
-from app.events.models import Event
 from app.events.pages import matching_conditions
 from app.extensions import db
+from app.ledger.models import Event
 from app.timestamps import as_utc, utcnow
 
 HOUR, DAY, WEEK = timedelta(hours=1), timedelta(days=1), timedelta(days=7)

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, func
 from sqlalchemy.orm import aliased
 
-from app.events import search
-from app.events.models import Event, EventTarget
-from app.events.shape import ACTION_PATTERN
+from app.ledger import search
+from app.ledger.models import Event, EventTarget
+from app.ledger.shape import ACTION_PATTERN
 from app.timestamps import BOUNDS_TEXT, as_utc, parse_bounded, utcnow
 
 # The date range choices: (label, how far back from now); "custom" uses from/until.

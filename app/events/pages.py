@@ -36,9 +36,9 @@ from sqlalchemy import (
 )
 
 from app.columns import UTCDateTime
-from app.events import search
-from app.events.models import Event, EventTarget
 from app.extensions import db
+from app.ledger import search
+from app.ledger.models import Event, EventTarget
 from app.timestamps import isoformat_exact, parse_bounded
 
 PAGE_SIZE = 50

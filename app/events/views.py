@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from app.events import chart, pages
 from app.events.filters import RANGES, EventFilter
-from app.events.models import Event
 from app.extensions import db
+from app.ledger.models import Event
 from app.orgs.access import org_view
 from app.schemas.models import Action
 from app.trail import services as trail

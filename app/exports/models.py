@@ -7,9 +7,9 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.columns import UTCDateTime
-from app.events.models import BigSerial
 from app.extensions import db
 from app.ids import new_id
+from app.ledger.models import BigSerial
 from app.timestamps import utcnow
 
 

@@ -26,11 +26,10 @@ from werkzeug.datastructures import MultiDict
 from app import database
 from app.events import pages
 from app.events.filters import EventFilter
-from app.events.models import Event
 from app.exports.formats import FORMATS
 from app.exports.models import Export, ExportDownload, ExportFormat, ExportState
 from app.extensions import db
-from app.integrity.models import ChainHead
+from app.ledger.models import ChainHead, Event
 from app.service_errors import ServiceError
 from app.timestamps import utcnow
 

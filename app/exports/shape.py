@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.events.filters import MAX_VALUES
-from app.events.shape import ACTION_PATTERN, STRICT
+from app.ledger.shape import ACTION_PATTERN, STRICT
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=256), Field(strict=True)]
 ActionName = Annotated[str, StringConstraints(pattern=ACTION_PATTERN)]

@@ -1,5 +1,4 @@
-"""The head of each organization's hash chain, and the verification runs started in the
-dashboard."""
+"""The verification runs started in the dashboard (chain heads are app/ledger/models.py)."""
 
 from datetime import datetime
 
@@ -10,30 +9,6 @@ from app.columns import UTCDateTime
 from app.extensions import db
 from app.ids import new_id
 from app.timestamps import utcnow
-
-GENESIS_HASH = "0" * 64
-
-
-class ChainHead(db.Model):
-    """Where an organization's chain ends, and where it starts after retention purges.
-
-    Its row is also the lock that keeps the chain linear: every insert path locks it
-    (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's single write lock) before it
-    numbers and hashes new events.
-    """
-
-    __tablename__ = "chain_heads"
-
-    organization_id: Mapped[str] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
-    )
-    seq: Mapped[int] = mapped_column(BigInteger)  # the last event's seq, 0 before any
-    hash: Mapped[str] = mapped_column(String(64))  # the last event's hash, else genesis
-    # The purge checkpoint: events up to this seq were deleted by retention, and this was
-    # the hash of the last of them. Verification starts from here.
-    purged_through_seq: Mapped[int] = mapped_column(BigInteger)
-    purged_through_hash: Mapped[str] = mapped_column(String(64))
-    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RunState:

@@ -15,11 +15,10 @@ import orjson
 from sqlalchemy import select
 
 from app import database
-from app.events import search
-from app.events.models import Event, EventTarget
 from app.extensions import db
-from app.integrity.chain import canonical_bytes, chain_hash, document
-from app.integrity.models import GENESIS_HASH, ChainHead
+from app.ledger import search
+from app.ledger.chain import canonical_bytes, chain_hash, document
+from app.ledger.models import GENESIS_HASH, ChainHead, Event, EventTarget
 
 PAGE_SIZE = 1000
 # How far ahead a hash mismatch looks for the place an event was recorded at (reordering).

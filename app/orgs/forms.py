@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from app.auth.passwords import MIN_PASSWORD_LENGTH
+from app.accounts.passwords import MIN_PASSWORD_LENGTH
 from app.orgs.models import Role
 
 ROLE_CHOICES = [

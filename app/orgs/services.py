@@ -2,8 +2,8 @@
 
 from sqlalchemy import func, select
 
-from app.auth import services as accounts
-from app.auth.models import User
+from app.accounts import services as accounts
+from app.accounts.models import User
 from app.extensions import db
 from app.orgs.models import Membership, Organization, Role
 from app.service_errors import Conflict, NotAllowed, ServiceError

@@ -8,12 +8,11 @@ from itertools import takewhile
 from sqlalchemy import delete, select
 
 from app import database
-from app.events import search
-from app.events.models import Event, EventTarget, IdempotencyRecord
-from app.events.writer import IDEMPOTENCY_WINDOW
 from app.extensions import db
-from app.integrity import chain, verify
-from app.integrity.models import ChainHead
+from app.ingest.models import IDEMPOTENCY_WINDOW, IdempotencyRecord
+from app.integrity import verify
+from app.ledger import chain, search
+from app.ledger.models import ChainHead, Event, EventTarget
 from app.orgs.models import Organization
 from app.service_errors import ServiceError
 from app.timestamps import utcnow

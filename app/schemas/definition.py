@@ -7,7 +7,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.events.shape import ACTION_PATTERN, METADATA_KEY_PATTERN, check_shape
+from app.ledger.shape import ACTION_PATTERN, METADATA_KEY_PATTERN, check_shape
 
 METADATA_PROPERTY_TYPES = ("string", "number", "boolean")
 # The built-in dashboard actions (app/trail/services.py): no schema may claim them, so the

@@ -5,7 +5,7 @@ import math
 import shlex
 from dataclasses import dataclass, field
 
-from app.events.shape import EVENT, check_shape
+from app.ledger.shape import EVENT, check_shape
 from app.schemas.services import CompiledSchema
 
 API_KEY_VARIABLE = "AUDIT_LOG_API_KEY"

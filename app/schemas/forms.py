@@ -23,7 +23,7 @@ from wtforms import (
 from wtforms.form import BaseForm
 from wtforms.validators import DataRequired, Regexp
 
-from app.events.shape import METADATA_KEY_PATTERN
+from app.ledger.shape import METADATA_KEY_PATTERN
 from app.schemas.metadata_fields import MetadataField, fields_from_schema, schema_from_fields
 
 TYPE_CHOICES = [

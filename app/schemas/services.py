@@ -13,9 +13,9 @@ from threading import Lock
 from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
-from app.events.models import Event
 from app.extensions import db
 from app.keys.models import ApiKey
+from app.ledger.models import Event
 from app.schemas.changes import Change, version_changes
 from app.schemas.definition import check_definition
 from app.schemas.models import Action, SchemaVersion

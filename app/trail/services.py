@@ -9,14 +9,10 @@ of the change they record, so the change and its audit event commit together.
 from dataclasses import dataclass
 
 from flask import has_request_context, request
-from sqlalchemy import insert
 
-from app.events import search
-from app.events.models import Event, EventTarget
-from app.events.services import event_row, target_rows
-from app.events.shape import parse_event
 from app.extensions import db
-from app.integrity import chain
+from app.ledger.append import append_rows, event_row, target_rows
+from app.ledger.shape import parse_event
 from app.timestamps import isoformat_exact, utcnow
 
 ACTOR_TYPE = "dashboard_user"
@@ -96,14 +92,8 @@ def record(org_ids, action, user, targets=(), metadata=None, context=None):
     parsed = parse_event(raw)
     received_at = utcnow()
     rows = [event_row(org_id, raw, parsed, received_at) for org_id in org_ids]
-    connection = db.session.connection()
-    with chain.driver_cursor(connection) as (cursor, dialect):
-        chain.append_all(cursor, dialect, rows)
-    connection.execute(insert(Event), rows)
-    targets_rows = [target for row in rows for target in target_rows(row, parsed)]
-    if targets_rows:
-        connection.execute(insert(EventTarget), targets_rows)
-    search.remember_terms(connection, rows, targets_rows)
+    targets = [target for row in rows for target in target_rows(row, parsed)]
+    append_rows(db.session.connection(), rows, targets)
 
 
 def build_event(action, user, targets, metadata, context):

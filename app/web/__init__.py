@@ -1,1 +1,2 @@
-"""What every HTML page shares: the layout's context, errors, security headers."""
+"""What every page and endpoint shares: htmx helpers, form errors, error pages, JSON
+errors, security headers, sessions, the health check."""

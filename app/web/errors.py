@@ -4,7 +4,7 @@ from flask import render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.api.blueprint import http_error, is_api_request, server_error
+from app.web.json_errors import http_error, is_api_request, server_error
 
 TITLES = {
     400: "Bad request",

@@ -2,7 +2,7 @@
 
 from flask.sessions import SecureCookieSessionInterface
 
-from app.api.blueprint import is_api_request
+from app.web.json_errors import is_api_request
 
 
 class DashboardSessionInterface(SecureCookieSessionInterface):

@@ -8,7 +8,6 @@ Create Date: 2026-11-26 05:02:33.504409
 from alembic import op
 import sqlalchemy as sa
 
-import app.columns
 
 
 # revision identifiers, used by Alembic.
@@ -24,8 +23,8 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organization_id', sa.String(length=40), nullable=False),
     sa.Column('name', sa.String(length=128), nullable=False),
-    sa.Column('created_at', app.columns.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_actions_organization_id_organizations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_actions')),
     sa.UniqueConstraint('organization_id', 'name', name=op.f('uq_actions_organization_id'))
@@ -37,9 +36,9 @@ def upgrade():
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('secret_hash', sa.String(length=64), nullable=False),
     sa.Column('created_by_id', sa.String(length=40), nullable=True),
-    sa.Column('created_at', app.columns.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', app.columns.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', app.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_api_keys_created_by_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_api_keys_organization_id_organizations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
@@ -54,8 +53,8 @@ def upgrade():
     sa.Column('organization_id', sa.String(length=40), nullable=False),
     sa.Column('action', sa.String(length=128), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('occurred_at', app.columns.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('received_at', app.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('actor_type', sa.String(length=256), nullable=False),
     sa.Column('actor_id', sa.String(length=256), nullable=False),
     sa.Column('actor_name', sa.String(length=512), nullable=True),
@@ -78,7 +77,7 @@ def upgrade():
     sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('status_code', sa.SmallInteger(), nullable=False),
     sa.Column('response_body', sa.Text(), nullable=False),
-    sa.Column('created_at', app.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_idempotency_records_organization_id_organizations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_records')),
     sa.UniqueConstraint('organization_id', 'key', name=op.f('uq_idempotency_records_organization_id'))
@@ -106,7 +105,7 @@ def upgrade():
     sa.Column('action_id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('definition', sa.Text(), nullable=False),
-    sa.Column('created_at', app.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=300), nullable=True),
     sa.ForeignKeyConstraint(['action_id'], ['actions.id'], name=op.f('fk_schema_versions_action_id_actions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_schema_versions')),

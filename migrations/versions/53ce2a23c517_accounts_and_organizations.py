@@ -8,7 +8,6 @@ Create Date: 2026-11-26 04:32:22.822133
 from alembic import op
 import sqlalchemy as sa
 
-import app.columns
 
 
 # revision identifiers, used by Alembic.
@@ -23,7 +22,7 @@ def upgrade():
     op.create_table('organizations',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('created_at', app.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('retention_period_in_days', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organizations'))
     )
@@ -32,8 +31,8 @@ def upgrade():
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('is_superuser', sa.Boolean(), nullable=False),
-    sa.Column('created_at', app.columns.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', app.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
     )
@@ -42,7 +41,7 @@ def upgrade():
     sa.Column('organization_id', sa.String(length=40), nullable=False),
     sa.Column('user_id', sa.String(length=40), nullable=False),
     sa.Column('role', sa.Enum('admin', 'viewer', name='role', native_enum=False, length=16), nullable=False),
-    sa.Column('created_at', app.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_memberships_organization_id_organizations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_memberships_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_memberships')),

@@ -18,7 +18,6 @@ Each filter of the event viewer walks an index in (occurred_at, id) order:
 import sqlalchemy as sa
 from alembic import op
 
-import app.columns
 
 revision = "7c1e5d2a9f30"
 down_revision = "4b8425aafcbe"
@@ -60,7 +59,7 @@ def upgrade():
     dialect = op.get_bind().dialect.name
     with op.batch_alter_table("event_targets", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("occurred_at", app.columns.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=True)
         )
     op.execute(
         "UPDATE event_targets SET occurred_at = "
@@ -68,7 +67,7 @@ def upgrade():
     )
     with op.batch_alter_table("event_targets", schema=None) as batch_op:
         batch_op.alter_column(
-            "occurred_at", existing_type=app.columns.UTCDateTime(timezone=True), nullable=False
+            "occurred_at", existing_type=sa.DateTime(timezone=True), nullable=False
         )
         batch_op.drop_index("ix_event_targets_org_type_target")
         batch_op.create_index(

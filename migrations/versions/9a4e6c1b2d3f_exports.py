@@ -12,7 +12,6 @@ is recorded.
 import sqlalchemy as sa
 from alembic import op
 
-import app.columns
 
 revision = "9a4e6c1b2d3f"
 down_revision = "7c1e5d2a9f30"
@@ -31,17 +30,17 @@ def upgrade():
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_by_id", sa.String(length=40), nullable=True),
         sa.Column("api_key_id", sa.String(length=40), nullable=True),
-        sa.Column("created_at", app.columns.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", app.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("worker", sa.String(length=200), nullable=True),
-        sa.Column("heartbeat_at", app.columns.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("rows_total", sa.BigInteger(), nullable=True),
         sa.Column("rows_written", sa.BigInteger(), nullable=False),
         sa.Column("size_bytes", sa.BigInteger(), nullable=True),
         sa.Column("file_name", sa.String(length=255), nullable=True),
-        sa.Column("finished_at", app.columns.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("expires_at", app.columns.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["api_key_id"],
             ["api_keys.id"],
@@ -78,10 +77,10 @@ def upgrade():
             nullable=False,
         ),
         sa.Column("export_id", sa.String(length=64), nullable=False),
-        sa.Column("downloaded_at", app.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("downloaded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("user_id", sa.String(length=40), nullable=True),
         sa.Column("via", sa.String(length=16), nullable=False),
-        sa.Column("url_issued_at", app.columns.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("url_issued_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("ip_address", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["export_id"],

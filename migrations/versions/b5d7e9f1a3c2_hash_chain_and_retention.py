@@ -6,7 +6,8 @@ Create Date: 2026-11-26 07:10:00
 
 - events gain ``seq`` (per organization, from 1) and ``hash`` (the chain's SHA-256 through
   the event), unique per (organization, seq); existing events are numbered and hashed per
-  organization in insertion order (pk), exactly as app/integrity/chain.py would have;
+  organization in insertion order (pk), by the algorithm of docs/integrity.md (copied
+  below as it was at this revision: a migration never imports the app's live code);
 - chain_heads: each organization's last seq and hash, and the retention purge's
   checkpoint; one row per organization (created here for existing ones);
 - verification_runs: the dashboard's "Verify integrity" runs;
@@ -15,15 +16,16 @@ Create Date: 2026-11-26 07:10:00
 SQLite cannot add a NOT NULL column without a default, and recreating ``events`` (batch
 mode) would drop its full-text triggers and break event_targets' foreign key on the way:
 there the two columns are added with a default that no insert uses (every insert path
-sets both through app/integrity/chain.py).
+sets both through the ledger's chain).
 """
 
+import hashlib
 import json
+from datetime import UTC
 
 import sqlalchemy as sa
 from alembic import op
 
-import app.columns
 
 revision = "b5d7e9f1a3c2"
 down_revision = "9a4e6c1b2d3f"
@@ -42,7 +44,7 @@ def upgrade():
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.Column("purged_through_seq", sa.BigInteger(), nullable=False),
         sa.Column("purged_through_hash", sa.String(length=64), nullable=False),
-        sa.Column("purged_at", app.columns.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["organization_id"],
             ["organizations.id"],
@@ -60,9 +62,9 @@ def upgrade():
         sa.Column("request_location", sa.String(length=256), nullable=True),
         sa.Column("request_user_agent", sa.String(length=1024), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("created_at", app.columns.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", app.columns.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", app.columns.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("total", sa.BigInteger(), nullable=False),
         sa.Column("checked", sa.BigInteger(), nullable=False),
         sa.Column("head_seq", sa.BigInteger(), nullable=True),
@@ -86,9 +88,9 @@ def upgrade():
         "maintenance_jobs",
         sa.Column("name", sa.String(length=40), nullable=False),
         sa.Column("locked_by", sa.String(length=100), nullable=True),
-        sa.Column("locked_until", app.columns.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_started_at", app.columns.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_finished_at", app.columns.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_result", sa.String(length=500), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_maintenance_jobs")),
     )
@@ -112,14 +114,12 @@ def upgrade():
 def backfill_chains(connection):
     """Number and hash every organization's existing events in insertion order, and give
     every organization its chain head."""
-    from app.integrity.chain import chain_hash, document
-
     events = sa.table(
         "events",
         sa.column("pk", sa.BigInteger()),
         sa.column("id", sa.String()),
         sa.column("organization_id", sa.String()),
-        sa.column("received_at", app.columns.UTCDateTime()),
+        sa.column("received_at", sa.DateTime(timezone=True)),
         sa.column("payload", sa.Text()),
         sa.column("seq", sa.BigInteger()),
         sa.column("hash", sa.String()),
@@ -166,6 +166,30 @@ def backfill_chains(connection):
                 purged_through_hash=GENESIS_HASH,
             )
         )
+
+
+def document(payload, event_id, org_id, received_at, seq):
+    """The document an event's hash covers (docs/integrity.md, as of this revision)."""
+    return {
+        **payload,
+        "id": event_id,
+        "organization_id": org_id,
+        "received_at": isoformat_exact(received_at),
+        "seq": seq,
+    }
+
+
+def isoformat_exact(value):
+    """UTC, ``Z``, milliseconds unless the value has finer microseconds (naive is UTC)."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    timespec = "microseconds" if value.microsecond % 1000 else "milliseconds"
+    return value.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
+
+
+def chain_hash(previous_hash, doc):
+    """SHA-256 (hex) of the previous hash followed by the document's canonical JSON."""
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(previous_hash.encode() + canonical.encode()).hexdigest()
 
 
 def downgrade():

@@ -5,8 +5,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from app.events.models import Event, EventTarget
 from app.extensions import db
+from app.ledger.models import Event, EventTarget
 from tests.conftest import seed_event
 
 

@@ -7,8 +7,9 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import func, select, update
 
-from app.events.models import Event, IdempotencyRecord
 from app.extensions import db
+from app.ingest.models import IdempotencyRecord
+from app.ledger.models import Event
 from app.timestamps import utcnow
 from tests.conftest import seed_event
 

@@ -22,8 +22,8 @@ from workos.audit_logs.models.audit_log_event_actor import AuditLogEventActor
 from workos.audit_logs.models.audit_log_event_context import AuditLogEventContext
 from workos.audit_logs.models.audit_log_event_target import AuditLogEventTarget
 
-from app.events.models import Event
 from app.extensions import db
+from app.ledger.models import Event
 
 
 @pytest.fixture

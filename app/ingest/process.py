@@ -36,7 +36,7 @@ import threading
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge, wait
 
-from app.events.writer import (
+from app.ingest.writer import (
     MAX_EVENTS_PER_TRANSACTION,
     SUBMIT_TIMEOUT_SECONDS,
     EventWriter,

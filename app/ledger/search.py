@@ -26,9 +26,8 @@ shortest a trigram index can look up.
 import string
 
 from sqlalchemy import delete, func, select, text, union
-from sqlalchemy.dialects import postgresql, sqlite
 
-from app.events.models import Event, EventTarget, SearchTerm
+from app.ledger.models import Event, EventTarget, SearchTerm
 
 MIN_LENGTH = 3
 MAX_TERMS = 200  # matching terms looked up one by one before walking time instead
@@ -69,9 +68,8 @@ def event_terms(action, actor_name, target_names):
 
 def term_rows(rows, targets):
     """The ``search_terms`` rows of new events-table rows and their event_targets rows:
-    their distinct terms. Every insert path adds them in the inserting transaction with
-    ``INSERT ... ON CONFLICT DO NOTHING`` (the event writer through its own bulk insert,
-    others through ``remember_terms``)."""
+    their distinct terms, which ``Appender.append`` adds in the inserting transaction
+    with ``INSERT ... ON CONFLICT DO NOTHING``."""
     terms = {
         (row["organization_id"], term)
         for row in rows
@@ -79,18 +77,6 @@ def term_rows(rows, targets):
     }
     terms |= {(target["organization_id"], target["name"]) for target in targets if target["name"]}
     return [{"organization_id": org, "term": term} for org, term in sorted(terms)]
-
-
-def remember_terms(connection, rows, targets):
-    """Add the terms of new events and their targets to ``search_terms``."""
-    terms = term_rows(rows, targets)
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    for start in range(0, len(terms), 1000):  # one multi-row statement per 1,000 terms
-        connection.execute(
-            insert(TERMS)
-            .values(terms[start : start + 1000])
-            .on_conflict_do_nothing(index_elements=["organization_id", "term"])
-        )
 
 
 def forget_unused_terms(connection, org_id, terms):

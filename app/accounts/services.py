@@ -2,8 +2,8 @@
 
 from sqlalchemy import func, select
 
-from app.auth.models import User
-from app.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from app.accounts.models import User
+from app.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from app.extensions import db
 from app.service_errors import Conflict, ServiceError
 from app.timestamps import utcnow
@@ -55,6 +55,11 @@ def authenticate(email, password):
         return None
     user.last_login_at = utcnow()
     return user
+
+
+def load_user(user_id):
+    """Flask-Login's loader: the user for a session's id."""
+    return db.session.get(User, user_id)
 
 
 def user_count():

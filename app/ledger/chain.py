@@ -1,9 +1,8 @@
 """The hash chain: each event's canonical document, its hash, and appending to the chain.
 
-Every insert path calls ``number_all`` inside its inserting transaction: the event
-writer with the ``document_parts`` its requests prepared, the dashboard's own events
-through ``append_all``. The algorithm is specified in
-docs/integrity.md; keep the two in step.
+The one insert path (``Appender.append`` in app/ledger/append.py) calls ``number_all``
+inside its inserting transaction, with the ``document_parts`` prepared beforehand. The
+algorithm is specified in docs/integrity.md; keep the two in step.
 """
 
 import functools
@@ -13,8 +12,7 @@ from contextlib import contextmanager
 
 import orjson
 
-from app.events.models import Event
-from app.integrity.models import GENESIS_HASH
+from app.ledger.models import GENESIS_HASH, Event
 from app.timestamps import isoformat_exact
 
 EVENTS = Event.__table__
@@ -160,16 +158,6 @@ def link(cursor, dialect, org_id, parts):
         numbered.append((seq, previous))
     cursor.execute(MOVE_HEAD[dialect], (seq, previous, org_id))
     return numbered
-
-
-def append_all(cursor, dialect, rows):
-    """Number and hash new events-table rows of any organizations, in list order, and
-    move their chain heads (``number_all``); the caller inserts the rows in the same
-    transaction, in this order."""
-    parts = [row_parts(row) for row in rows]
-    org_ids = [row["organization_id"] for row in rows]
-    for row, (seq, digest) in zip(rows, number_all(cursor, dialect, org_ids, parts), strict=True):
-        row["seq"], row["hash"] = seq, digest
 
 
 def number_all(cursor, dialect, org_ids, parts):

@@ -7,8 +7,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.events.writer_process import WriterServer, configured_address
 from app.extensions import db
+from app.ingest.process import WriterServer, configured_address
 
 events_cli = AppGroup("events", help="Serve the event writer process.")
 

@@ -1,4 +1,4 @@
-"""Stored events, their targets (indexed for filtering) and idempotency records."""
+"""Stored events, their targets (indexed for filtering), search terms and chain heads."""
 
 from datetime import datetime
 
@@ -16,7 +16,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.columns import UTCDateTime
 from app.extensions import db
-from app.timestamps import utcnow
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigSerial = BigInteger().with_variant(Integer, "sqlite")
@@ -131,20 +130,26 @@ class SearchTerm(db.Model):
     term: Mapped[str] = mapped_column(String(512))
 
 
-class IdempotencyRecord(db.Model):
-    """The first answer given to a request with an ``Idempotency-Key``, for replaying it.
+GENESIS_HASH = "0" * 64
 
-    The unique constraint, not a read before the write, is what makes two concurrent
-    requests with one key store only one event.
+
+class ChainHead(db.Model):
+    """Where an organization's chain ends, and where it starts after retention purges.
+
+    Its row is also the lock that keeps the chain linear: every insert path locks it
+    (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's single write lock) before it
+    numbers and hashes new events.
     """
 
-    __tablename__ = "idempotency_records"
-    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+    __tablename__ = "chain_heads"
 
-    id: Mapped[int] = mapped_column(BigSerial, primary_key=True, autoincrement=True)
-    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(255))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(SmallInteger)
-    response_body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)  # the last event's seq, 0 before any
+    hash: Mapped[str] = mapped_column(String(64))  # the last event's hash, else genesis
+    # The purge checkpoint: events up to this seq were deleted by retention, and this was
+    # the hash of the last of them. Verification starts from here.
+    purged_through_seq: Mapped[int] = mapped_column(BigInteger)
+    purged_through_hash: Mapped[str] = mapped_column(String(64))
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,45 +11,26 @@ Idempotency keys are claimed with ``INSERT ... ON CONFLICT DO NOTHING`` on the u
 key is already taken stores nothing and replays the first answer.
 """
 
-import itertools
 import json
-import operator
 import queue
 import random
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import NamedTuple
 
-from app.events import search
-from app.events.models import Event, EventTarget, IdempotencyRecord
-from app.integrity import chain
+from app.ingest.models import IDEMPOTENCY_WINDOW, IdempotencyRecord
+from app.ledger.append import BulkInsert, Prepared, appender_for
 from app.timestamps import utcnow
 
 MAX_EVENTS_PER_TRANSACTION = 5000
-IDEMPOTENCY_WINDOW = timedelta(hours=24)
 LOCK_WAIT_SECONDS = 15
 SUBMIT_TIMEOUT_SECONDS = 60
 # SQLite's page cache for the writer's connection (default: 2 MiB). Each event adds
 # entries to ten B-trees; with the default cache their pages were read back from the
-# operating system again and again. 64 MiB took the writer process's kernel time from
-# ~3.1 to ~2.2 s in 10 s of 1,000-event batches, and make bench's batch figure from
-# 13,260-15,190 to 17,710-17,870 events/s, on a fresh database.
+# operating system again and again (docs/performance.md).
 CACHE_KIB = 64 * 1024
-EVENTS = Event.__table__
-TARGETS = EventTarget.__table__
 RECORDS = IdempotencyRecord.__table__
-
-
-class Prepared(NamedTuple):
-    """A job's rows as the writer's statements take them (``EventWriter.prepare``)."""
-
-    events: list  # each event's values in column order, seq and hash still None
-    chain: list  # each event's document_parts (head, tail) for the hash chain
-    targets: list  # each target's values in column order
-    terms: list  # the distinct search_terms rows of the events (tuples of values)
 
 
 @dataclass
@@ -79,20 +60,13 @@ class EventWriter:
         self.queue = queue.SimpleQueue()
         self.thread = None
         self.start_lock = threading.Lock()
-        self.insert_events = BulkInsert(EVENTS, engine.dialect)
-        self.insert_targets = BulkInsert(TARGETS, engine.dialect)
-        self.insert_terms = BulkInsert(
-            search.TERMS, engine.dialect, suffix="ON CONFLICT (organization_id, term) DO NOTHING"
-        )
+        self.appender = appender_for(engine.dialect)
         # The same statement on SQLite and PostgreSQL.
         self.claim = BulkInsert(
             RECORDS,
             engine.dialect,
             suffix="ON CONFLICT (organization_id, key) DO NOTHING RETURNING organization_id, key",
         )
-        self.seq_index = self.insert_events.names.index("seq")
-        self.hash_index = self.insert_events.names.index("hash")
-        self.org_index = self.insert_events.names.index("organization_id")
         self.dialect = engine.dialect.name
         # The driver's value of a timestamp column as the models read it (an aware datetime).
         self.read_time = RECORDS.c.created_at.type.dialect_impl(engine.dialect).result_processor(
@@ -101,28 +75,12 @@ class EventWriter:
         self.connection = None  # the writer thread's own driver connection
 
     def prepare(self, job):
-        """Turn the job's rows into the statements' values (``Prepared``), in the calling
-        thread: the request's, before it hands the job over.
-
-        All of this is per event and needs no lock, so none of it waits in the writer's
-        single line: converting values for the driver, and the canonical JSON of each
-        event's chain document around its sequence number. Under the lock, the writer
-        only numbers and hashes. (Preparing 1,000-event batches in the writer process
-        kept it busy ~25% longer per batch.)
-        """
+        """Prepare the job's rows (``Appender.prepare``) in the calling thread: the
+        request's, before it hands the job over, so that none of that per-event work
+        waits in the writer's single line. (Preparing 1,000-event batches in the writer
+        process kept it busy ~25% longer per batch.)"""
         if job.prepared is None:
-            rows, targets = job.rows, job.targets
-            chain_parts = [chain.row_parts(row) for row in rows]
-            for row in rows:
-                row["seq"] = row["hash"] = None  # set by the writer under the chain lock
-            term_rows = search.term_rows(rows, targets)
-            terms = [tuple(values) for values in self.insert_terms.values(term_rows)]
-            job.prepared = Prepared(
-                self.insert_events.values(rows),
-                chain_parts,
-                self.insert_targets.values(targets),
-                terms,
-            )
+            job.prepared = self.appender.prepare(job.rows, job.targets)
         return job
 
     def submit(self, job):
@@ -245,28 +203,9 @@ class EventWriter:
             raise
 
     def _insert(self, cursor, jobs):
-        """The statements of one transaction."""
+        """The statements of one transaction: claim the keys, append the events."""
         self._claim_keys(cursor, jobs)
-        accepted = [self.prepare(job).prepared for job in jobs if job.stored]
-        events = [values for prepared in accepted for values in prepared.events]
-        if not events:
-            return
-        self._number(cursor, events, [parts for prepared in accepted for parts in prepared.chain])
-        self.insert_events.load_values(cursor, events)
-        targets = [values for prepared in accepted for values in prepared.targets]
-        if targets:
-            self.insert_targets.load_values(cursor, targets)
-        self.insert_terms.execute(
-            cursor, sorted({term for prepared in accepted for term in prepared.terms})
-        )
-
-    def _number(self, cursor, events, chain_parts):
-        """Fill in each event's ``seq`` and ``hash`` (``chain.number_all``: under each
-        organization's chain lock, in insert order)."""
-        org_ids = [values[self.org_index] for values in events]
-        numbered = chain.number_all(cursor, self.dialect, org_ids, chain_parts)
-        for values, (seq, digest) in zip(events, numbered, strict=True):
-            values[self.seq_index], values[self.hash_index] = seq, digest
+        self.appender.append(cursor, [self.prepare(job).prepared for job in jobs if job.stored])
 
     def _begin(self, cursor):
         """Begin a write transaction (SQLite), waiting for the write lock in short steps.
@@ -326,110 +265,6 @@ class EventWriter:
             return False
         cursor.execute(f"DELETE FROM {RECORDS.name} WHERE id = {marker}", (existing[0],))  # noqa: S608
         return bool(self.claim(cursor, [record]))
-
-
-class BulkInsert:
-    """A multi-row INSERT straight to the driver, many rows per statement (or, for
-    ``load`` on PostgreSQL, a COPY).
-
-    SQLAlchemy's per-row parameter handling cost more than SQLite's own work for big
-    batches; this builds each statement once and converts only the columns whose type
-    needs it (timestamps), with the same converters SQLAlchemy would use.
-
-    Many rows per statement, not ``executemany``: the driver releases the GIL for every
-    statement it steps, and the writer thread then waits for request threads to hand it
-    back (up to the switch interval each time). One statement per ``ROWS_PER_STATEMENT``
-    rows keeps a 1,000-event transaction to a handful of hand-overs instead of thousands.
-    """
-
-    ROWS_PER_STATEMENT = 500  # x 15 columns: within SQLite's 32,766 bound parameters
-
-    def __init__(self, table, dialect, suffix=""):
-        self.columns = [column for column in table.columns if not column.primary_key]
-        marker = "?" if dialect.paramstyle == "qmark" else "%s"
-        names = ", ".join(column.name for column in self.columns)
-        self.row_markers = f"({', '.join(marker for _ in self.columns)})"
-        # Names come from the table definition; every value is bound.
-        self.head = f"INSERT INTO {table.name} ({names}) VALUES "  # noqa: S608
-        self.suffix = suffix
-        self.copy_sql = None
-        if dialect.name == "postgresql" and not suffix:
-            self.copy_sql = f"COPY {table.name} ({names}) FROM STDIN"
-        self.converters = [
-            (index, column.type.dialect_impl(dialect).bind_processor(dialect))
-            for index, column in enumerate(self.columns)
-        ]
-        self.converters = [(index, convert) for index, convert in self.converters if convert]
-        self.names = [column.name for column in self.columns]
-        pick = operator.itemgetter(*self.names)
-        self.pick = pick if len(self.names) > 1 else lambda row: (pick(row),)
-        self.statements = {}  # rows -> SQL
-
-    def sql(self, count):
-        """The statement for ``count`` rows."""
-        statement = self.statements.get(count)
-        if statement is None:
-            markers = ", ".join(self.row_markers for _ in range(count))
-            statement = self.statements[count] = f"{self.head}{markers} {self.suffix}"
-        return statement
-
-    def __call__(self, cursor, rows):
-        """Insert dicts (keyed by column name) through a driver cursor; every row the
-        statements return."""
-        return self.execute(cursor, self.values(rows))
-
-    def execute(self, cursor, rows):
-        """Insert rows of driver values in column order (``values``; lists or tuples);
-        every row the statements return."""
-        returned = []
-        for start in range(0, len(rows), self.ROWS_PER_STATEMENT):
-            chunk = rows[start : start + self.ROWS_PER_STATEMENT]
-            values = list(itertools.chain.from_iterable(chunk))
-            cursor.execute(self.sql(len(chunk)), values)
-            if cursor.description is not None:
-                returned.extend(tuple(row) for row in cursor.fetchall())
-        return returned
-
-    def load(self, cursor, rows):
-        """Insert dicts (keyed by column name) through a driver cursor, returning nothing:
-        ``COPY ... FROM STDIN`` on PostgreSQL, the multi-row INSERT elsewhere.
-
-        On PostgreSQL, 1,000-event batches took 88 µs an event through the INSERT
-        statements (binding 7,500 parameters each, then planning them) and 23 µs through
-        COPY (``python -m bench.stages --database-url ...``); the values and their
-        conversions are the same.
-        """
-        self.load_values(cursor, self.values(rows))
-
-    def load_values(self, cursor, rows):
-        """``load`` for rows of driver values in column order (``values``)."""
-        if self.copy_sql is None:
-            self.execute(cursor, rows)
-            return
-        with cursor.copy(self.copy_sql) as copy:
-            for values in rows:
-                copy.write_row(values)
-
-    def values(self, rows):
-        """Each row's values in column order, converted for the driver.
-
-        The same object met again in a column is converted once: a job's ``received_at``
-        is every row's. Converting every timestamp afresh was a quarter of the writer
-        process's time for 1,000-event batches. (By identity, not equality: two equal
-        datetimes may still differ, e.g. in ``fold``.)
-        """
-        converted = {}  # (column index, id of the value) -> its driver value
-        result = []
-        for row in rows:
-            values = list(self.pick(row))
-            for index, convert in self.converters:
-                key = (index, id(values[index]))  # the rows keep every value alive
-                if key in converted:
-                    values[index] = converted[key]
-                else:
-                    values[index] = converted[key] = convert(values[index])
-            result.append(values)
-        return result
 
 
 def idempotency_record(org_id, key, fingerprint, answer):

@@ -3,19 +3,12 @@
 from flask import current_app, g, redirect, request, url_for
 from flask_login import current_user
 
-from app.api.blueprint import is_api_request
-from app.auth import services as accounts
-from app.auth.models import User
-from app.extensions import db
+from app.accounts import services as accounts
 from app.orgs import services as orgs
+from app.web.json_errors import is_api_request
 
 # Endpoints that work before the first account exists.
 SETUP_ENDPOINTS = {"auth.setup", "static", "health.healthz"}
-
-
-def load_user(user_id):
-    """Flask-Login's loader: the user for a session's id."""
-    return db.session.get(User, user_id)
 
 
 def require_setup():
