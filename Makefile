@@ -33,6 +33,7 @@ dev: install
 ## make test: the whole suite (unit, API, browser) on SQLite, and on PostgreSQL when
 ## TEST_DATABASE_URL is set.
 test: install
+	$(BIN)/python -m tests.e2e.browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## make test-fast: everything but the browser tests.

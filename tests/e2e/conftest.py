@@ -1,13 +1,13 @@
-"""Browser tests: Playwright driving Debian's Chromium against a live server."""
+"""Browser tests: Playwright driving Chromium (Debian's, or Playwright's own) against a
+live server."""
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+from tests.e2e.browser import THE_COMMAND, find_chromium
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -30,10 +30,12 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def browser():
     """One headless Chromium for the session."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
+    path, managed = find_chromium()
+    if path is None:
+        pytest.exit(f"No Chromium for the browser tests. Run: {THE_COMMAND}", returncode=3)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        executable = None if managed else str(path)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
