@@ -25,7 +25,7 @@ class Defaults:
     EXPORT_RETENTION_DAYS = 7  # an export's file is deleted this long after it is ready
     EXPORT_WORKER = "thread"  # "thread": each server process runs exports; "off": a separate
     # `flask exports work` process does
-    EVENT_WRITER_ADDRESS = None  # the writer process's Unix socket (set by gunicorn.conf.py);
+    EVENT_WRITER_ADDRESS = None  # the writer process's Unix socket (set by the writer supervisor);
     EVENT_WRITER_KEY = None  # None: each server process stores events with a thread of its own
 
 

@@ -27,7 +27,7 @@ def per_event(seconds, rounds, size):
 def write(writer, job, stages):
     """Store the (prepared) job as the event writer does, timing each statement into
     ``stages``."""
-    connection = writer._connect()
+    connection = writer.connect()
     cursor = connection.cursor()
     writer._begin(cursor)
     prepared = job.prepared

@@ -42,6 +42,7 @@ def test_the_contracts_hold():
         # A feature importing one above it.
         ("keys/services.py", "app.schemas.services", "Features depend downwards only"),
         ("timestamps.py", "app.ledger.models", "The shared modules import no feature"),
+        ("ingest/supervisor.py", "app.timestamps", "imports nothing of the app"),
     ],
 )
 def test_an_import_against_the_grain_breaks_a_contract(tmp_path, importer, imported, broken):

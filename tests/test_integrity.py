@@ -85,7 +85,7 @@ def test_one_transaction_interleaving_organizations_numbers_each_in_insert_order
             Job(org_id, *concurrent_rows(org_id, n, f"t{index}"))
             for index, (org_id, n) in enumerate(((second, 2), (first, 3), (second, 1)))
         ]
-        writer._store(jobs)  # the group the writer would take at once: one transaction
+        writer.store(jobs)  # the group the writer would take at once: one transaction
         writer.stop()
         rows = db.session.execute(select(Event.organization_id, Event.seq).order_by(Event.pk)).all()
     assert all(job.stored and job.error is None for job in jobs)

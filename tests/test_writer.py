@@ -42,7 +42,7 @@ def test_many_jobs_in_one_transaction(app, make_org):
     with app.app_context():
         writer = event_writer()
         jobs = [Job(org_id, [row(org_id, f"evt_{i}")], []) for i in range(20)]
-        writer._store(jobs)  # the group the thread would take at once
+        writer.store(jobs)  # the group the thread would take at once
     assert all(job.stored and job.error is None for job in jobs)
     assert stored_ids(app) == {f"evt_{i}" for i in range(20)}
 
@@ -58,7 +58,7 @@ def test_a_bad_job_fails_alone(app, make_org):
             Job(org_id, [bad], []),
             Job(org_id, [row(org_id, "evt_2")], []),
         ]
-        writer._store(jobs)
+        writer.store(jobs)
     assert [job.error is None for job in jobs] == [True, False, True]
     assert stored_ids(app) == {"evt_1", "evt_2"}
 
@@ -69,7 +69,7 @@ def test_a_key_used_twice_in_one_group_stores_once(app, make_org):
         writer = event_writer()
         record = idempotency_record(org_id, "k", "fingerprint", {"success": True})
         jobs = [Job(org_id, [row(org_id, f"evt_{i}")], [], dict(record)) for i in range(3)]
-        writer._store(jobs)
+        writer.store(jobs)
     assert [job.stored for job in jobs] == [True, False, False]
     assert stored_ids(app) == {"evt_0"}
 
@@ -142,7 +142,7 @@ def test_the_writers_sqlite_connection_has_a_large_page_cache(app):
         writer = event_writer()
         if writer.dialect != "sqlite":
             pytest.skip("a SQLite setting")
-        cursor = writer._connect().driver_connection.execute("PRAGMA cache_size")
+        cursor = writer.connect().driver_connection.execute("PRAGMA cache_size")
         assert cursor.fetchone()[0] == -CACHE_KIB
 
 

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.ingest.process import RemoteWriter, WriterServer, job_message
+from app.ingest.process import MESSAGE_VERSION, RemoteWriter, WriterServer, job_message
 from app.ingest.services import event_writer
-from app.ingest.writer import Job, idempotency_record
+from app.ingest.writer import EventWriter, Job, idempotency_record
 from app.ledger.models import Event
 from tests.conftest import seed_event
 from tests.test_writer import row
@@ -81,7 +81,7 @@ def served_directly(app, socket_directory, count):
     address, key = os.path.join(socket_directory, "writer.sock"), b"k" * 32
     with app.app_context():
         server = WriterServer(db.engine, address, key)
-    threading.Thread(target=server._accept, daemon=True).start()
+    server.start_accepting()
     clients = [Client(address, family="AF_UNIX", authkey=key) for _ in range(count)]
     deadline = time.monotonic() + 30
     while len(server.connections) < count and time.monotonic() < deadline:
@@ -92,16 +92,13 @@ def served_directly(app, socket_directory, count):
 def test_jobs_from_several_connections_share_one_transaction(app, make_org, socket_directory):
     org_id = make_org()
     server, clients = served_directly(app, socket_directory, 3)
-    transactions = []
-    write = server.writer._write
-    server.writer._write = lambda jobs: transactions.append(len(jobs)) or write(jobs)
     record = idempotency_record(org_id, "same-key", "fingerprint", {"success": True})
     for index, client in enumerate(clients):
         job = server.writer.prepare(Job(org_id, [row(org_id, f"evt_{index}")], [], dict(record)))
         client.send(job_message(job))
     server.serve_once()  # every job sent before is waiting: one transaction takes them all
     answers = [client.recv() for client in clients]
-    assert transactions == [3]
+    assert server.writer.commits == 1
     assert sorted(answers) == [("stored", False), ("stored", False), ("stored", True)]
     assert count_events(app) == 1  # one key, one event
     for client in clients:
@@ -109,16 +106,67 @@ def test_jobs_from_several_connections_share_one_transaction(app, make_org, sock
     server.close()
 
 
-def test_a_job_in_the_form_workers_sent_before_a_reload_is_still_stored(
+def test_a_job_of_another_version_is_refused_and_stored_by_its_worker(
+    app, make_org, socket_directory
+):
+    """A worker of other code (during a reload) gets "unsupported" and nothing stored;
+    this code's client then stores the job in-process."""
+    org_id = make_org()
+    server, [client] = served_directly(app, socket_directory, 1)
+    job = server.writer.prepare(Job(org_id, [row(org_id, "evt_newer")], []))
+    client.send((MESSAGE_VERSION + 1, *job_message(job)[1:]))
+    server.serve_once()
+    assert client.recv() == ("unsupported", MESSAGE_VERSION)
+    assert count_events(app) == 0
+    client.send(job_message(job))  # the connection stays usable
+    server.serve_once()
+    assert client.recv() == ("stored", True)
+    client.close()
+    server.close()
+
+
+def test_a_writer_process_of_another_version_makes_the_worker_store_itself(
     app, make_org, socket_directory
 ):
     org_id = make_org()
-    server, [client] = served_directly(app, socket_directory, 1)
-    client.send((org_id, [row(org_id, "evt_old_form")], [], None))  # rows, not values
-    server.serve_once()
-    assert client.recv() == ("stored", True)
+    server, _clients = served_directly(app, socket_directory, 0)
+    with app.app_context():
+        remote = RemoteWriter(server.address, b"k" * 32, fallback=EventWriter(db.engine))
+        # The writer process, answering as one of other code would.
+        answering = threading.Thread(target=answer_unsupported, args=(server,), daemon=True)
+        answering.start()
+        job = remote.submit(Job(org_id, [row(org_id, "evt_1")], []))
+        answering.join()
+        assert job.stored and remote.fallback.commits == 1
+        remote.stop()
     assert count_events(app) == 1
-    client.close()
+    server.close()
+
+
+def answer_unsupported(server):
+    """Wait for one job on the server's connections and answer it "unsupported"."""
+    deadline = time.monotonic() + 30
+    while not server.connections and time.monotonic() < deadline:
+        time.sleep(0.01)
+    connection = server.connections[0]
+    connection.recv_bytes()
+    connection.send(("unsupported", MESSAGE_VERSION + 1))
+
+
+def test_an_unversioned_message_drops_only_its_connection(app, make_org, socket_directory):
+    """The form workers sent before messages were versioned: not stored, never answered
+    as stored (the old worker's request fails; the SDK retries with its key)."""
+    org_id = make_org()
+    server, [old, current] = served_directly(app, socket_directory, 2)
+    job = server.writer.prepare(Job(org_id, [row(org_id, "evt_1")], []))
+    old.send((org_id, job.prepared, None))
+    current.send(job_message(job))
+    server.serve_once()
+    assert current.recv() == ("stored", True)
+    with pytest.raises(EOFError):
+        old.recv()
+    assert count_events(app) == 1
+    current.close()
     server.close()
 
 
@@ -195,7 +243,7 @@ def test_a_database_failure_fails_the_group_at_once(app, make_org):
 
         writer._write = failing
         jobs = [Job(org_id, [row(org_id, f"evt_{i}")], []) for i in range(3)]
-        writer._store(jobs)
+        writer.store(jobs)
     assert attempts == [3]
     assert all("locked" in str(job.error) for job in jobs)
     assert count_events(app) == 0

@@ -23,8 +23,8 @@ def writer(parent_pid):
     """Store the events of every server process, many requests per transaction.
 
     Listens on EVENT_WRITER_ADDRESS (a Unix socket path) for clients that know
-    EVENT_WRITER_KEY (hex). gunicorn.conf.py sets both and starts this command; run it
-    yourself only with the same two settings in the server processes' environment.
+    EVENT_WRITER_KEY (hex). app/ingest/supervisor.py sets both and starts this command;
+    run it yourself only with the same two settings in the server processes' environment.
     SIGTERM or SIGINT finish the transaction in progress, then exit.
     """
     remote = configured_address(current_app.config)

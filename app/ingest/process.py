@@ -1,7 +1,7 @@
 """The event writer in a process of its own, shared by every server process.
 
 With gunicorn (``make run``, the benchmarks), the master starts ``flask events writer``
-before the workers (see ``gunicorn.conf.py``). Each worker's request threads then send
+before the workers (app/ingest/supervisor.py). Each worker's request threads then send
 their validated events, prepared as the writer's statements take them
 (``EventWriter.prepare``), over a Unix socket and wait for the answer, instead of
 handing them to a writer thread of their own process. Why:
@@ -23,7 +23,11 @@ stores the events once.
 
 Messages are pickled; the socket lives in a directory only this user can open, and
 every connection must also prove it knows a random key (``multiprocessing``'s HMAC
-handshake) before anything is unpickled.
+handshake) before anything is unpickled. A job travels as ``job_message`` makes it,
+headed by ``MESSAGE_VERSION``: a writer process that gets a job of another version
+(a worker of older or newer code, during a reload) answers ``("unsupported", its
+version)`` without storing it, and the worker stores that job itself. A message that is
+not a versioned job at all only drops its connection.
 """
 
 import contextlib
@@ -54,6 +58,8 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a job from a 1 MiB request is far smalle
 SEND_BUFFER_BYTES = 4 * 1024 * 1024
 LISTEN_BACKLOG = 128
 PARENT_CHECK_SECONDS = 1.0
+# Bump whenever the job message changes shape (``Prepared`` included).
+MESSAGE_VERSION = 2
 
 
 class WriterUnavailable(Exception):
@@ -89,7 +95,7 @@ class WriterServer:
 
     def serve_forever(self):
         """Accept connections in a thread; store jobs in this one until ``stop()``."""
-        threading.Thread(target=self._accept, name="writer-accept", daemon=True).start()
+        self.start_accepting()
         try:
             while not self.stopping.is_set():
                 self.serve_once()
@@ -121,6 +127,11 @@ class WriterServer:
         """Wake the serving thread from its wait (nothing to do once it has closed)."""
         with contextlib.suppress(OSError):
             self.wake_writer.send(b"x")
+
+    def start_accepting(self):
+        """Admit clients that prove they know the key, from a thread of their own (each
+        handshake in a thread of its own too); ``serve_once`` serves them."""
+        threading.Thread(target=self._accept, name="writer-accept", daemon=True).start()
 
     def _accept(self):
         while not self.stopping.is_set():
@@ -160,6 +171,10 @@ class WriterServer:
                 # From a peer that proved it knows the key (``handshake``).
                 message = pickle.loads(ready.recv_bytes(MAX_MESSAGE_BYTES))  # noqa: S301
                 job = job_of(message)
+            except UnsupportedVersion as error:
+                self._reply(ready, ("unsupported", MESSAGE_VERSION))
+                log.warning("event writer: %s", error)
+                continue
             except Exception as error:  # the worker went away, or sent what is not a job
                 if not isinstance(error, EOFError):
                     log.warning("event writer: dropping a connection: %r", error)
@@ -167,7 +182,7 @@ class WriterServer:
                 continue
             jobs.append((ready, job))
         for group in groups(jobs):
-            self.writer._store([job for _connection, job in group])
+            self.writer.store([job for _connection, job in group])
             for connection, job in group:
                 self._answer(connection, job)
         if self.parent_pid is not None and os.getppid() != self.parent_pid:
@@ -179,6 +194,9 @@ class WriterServer:
             answer = ("stored", job.stored)
         else:
             answer = ("error", f"{type(job.error).__name__}: {job.error}")
+        self._reply(connection, answer)
+
+    def _reply(self, connection, answer):
         try:
             connection.send(answer)
         except OSError:
@@ -227,24 +245,23 @@ def set_timeouts(sock, seconds):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
 
 
+class UnsupportedVersion(ValueError):
+    """A job message of another version than this code's."""
+
+
 def job_message(job):
     """What a client sends for a prepared job (``EventWriter.prepare``)."""
-    return (job.org_id, job.prepared, job.idempotency)
+    return (MESSAGE_VERSION, job.org_id, job.prepared, job.idempotency)
 
 
 def job_of(message):
-    """The ``Job`` a client sent (``TypeError`` or ``ValueError`` if it is not one).
-
-    Also the form workers sent before jobs were prepared, ``(org_id, rows, targets,
-    idempotency)``: during a reload (SIGHUP), workers still running the old code may
-    reach a new writer process; the writer prepares their jobs itself.
-    """
-    if len(message) == 4:
-        org_id, rows, targets, idempotency = message
-        if not isinstance(rows, list) or not isinstance(targets, list):
-            raise TypeError("not a job")
-        return Job(org_id, rows, targets, idempotency)
-    org_id, prepared, idempotency = message
+    """The ``Job`` a client sent: ``UnsupportedVersion`` for a job message of another
+    version, ``TypeError`` or ``ValueError`` for anything else that is not one."""
+    if not isinstance(message, tuple) or not message or type(message[0]) is not int:
+        raise TypeError("not a versioned job message")
+    if message[0] != MESSAGE_VERSION:
+        raise UnsupportedVersion(f"a job message of version {message[0]}, not {MESSAGE_VERSION}")
+    _version, org_id, prepared, idempotency = message
     if not isinstance(prepared, Prepared):
         raise TypeError(f"not a prepared job: {type(prepared).__name__}")
     return Job(org_id, [], [], idempotency, prepared)
@@ -264,7 +281,7 @@ def groups(jobs):
 
 
 class RemoteWriter:
-    """A server process's door to the writer process: ``submit`` as ``EventWriter`` has.
+    """A ``Writer`` (app/ingest/writer.py): a server process's door to the writer process.
 
     Each request thread keeps a connection of its own, so answers need no routing.
     Jobs go to ``fallback`` (this process's own writer) while the writer process is
@@ -287,10 +304,9 @@ class RemoteWriter:
         self.fallback.prepare(job)
         try:
             self._send(job)
+            job.stored = self._receive()
         except WriterUnavailable:
             return self.fallback.submit(job)
-        stored = self._receive()
-        job.stored = stored
         return job
 
     def _connection(self):
@@ -349,6 +365,9 @@ class RemoteWriter:
             raise TimeoutError("the event writer process did not answer in time")
         if kind == "error":
             raise RuntimeError(f"the event writer process failed: {value}")
+        if kind == "unsupported":  # nothing was stored
+            log.warning("event writer process speaks version %s: storing in-process", value)
+            raise WriterUnavailable(f"message version {value}")
         return value
 
     def stop(self):

@@ -1,5 +1,10 @@
-"""The event writer: one thread per server process that stores accepted events with
-group commit.
+"""The event writer: stores the API's accepted events with group commit.
+
+Two implementations of one interface (``Writer``: ``submit`` and ``stop``): this
+module's ``EventWriter``, a thread in the server process, and ``RemoteWriter``
+(app/ingest/process.py), the door to the writer process that gunicorn's master runs,
+which itself stores through an ``EventWriter``. docs/ingestion.md follows one request
+through both.
 
 Request threads validate events, hand them to the writer and wait. The writer takes
 every job waiting in its queue, stores them all in one transaction (one fsync for many
@@ -18,6 +23,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from app.ingest.models import IDEMPOTENCY_WINDOW, IdempotencyRecord
 from app.ledger.append import BulkInsert, Prepared, appender_for
@@ -31,6 +37,17 @@ SUBMIT_TIMEOUT_SECONDS = 60
 # operating system again and again (docs/performance.md).
 CACHE_KIB = 64 * 1024
 RECORDS = IdempotencyRecord.__table__
+
+
+class Writer(Protocol):
+    """What the API stores events through (``app.ingest.services.event_writer``)."""
+
+    def submit(self, job):
+        """Store the job; return it once committed (``job.stored`` False: its
+        idempotency key was taken, nothing stored). Raises if it was not stored."""
+
+    def stop(self):
+        """Finish what was submitted, then release threads and connections."""
 
 
 @dataclass
@@ -53,7 +70,8 @@ class Job:
 
 
 class EventWriter:
-    """Stores jobs from any thread through one connection, many jobs per transaction."""
+    """A ``Writer``: stores jobs from any thread through one connection, many jobs per
+    transaction, in a thread of its own (started by the first ``submit``)."""
 
     def __init__(self, engine):
         self.engine = engine
@@ -73,6 +91,7 @@ class EventWriter:
             engine.dialect, None
         )
         self.connection = None  # the writer thread's own driver connection
+        self.commits = 0  # transactions committed
 
     def prepare(self, job):
         """Prepare the job's rows (``Appender.prepare``) in the calling thread: the
@@ -131,7 +150,7 @@ class EventWriter:
             if stopping:
                 jobs.pop()
             try:
-                self._store(jobs)
+                self.store(jobs)
             except BaseException as error:  # never leave a request waiting
                 for job in jobs:
                     job.error = job.error or error
@@ -141,8 +160,11 @@ class EventWriter:
             if stopping:
                 return
 
-    def _store(self, jobs):
-        """Write the jobs, then wake their requests; a failure is reported to each request."""
+    def store(self, jobs):
+        """Store a group of jobs in one transaction (what the thread does with each group
+        it takes; the writer process calls it for each group it receives), then wake
+        their requests. A failure is reported to each request; a job that fails alone
+        fails only itself."""
         try:
             if jobs:
                 self._write(jobs)
@@ -170,7 +192,7 @@ class EventWriter:
             except Exception as error:
                 job.error = error
 
-    def _connect(self):
+    def connect(self):
         """The writer's own driver connection (from the engine's pool, with its settings),
         opened on first use and after a failure.
 
@@ -188,7 +210,7 @@ class EventWriter:
 
     def _write(self, jobs):
         """Store the jobs in one transaction."""
-        connection = self._connect()
+        connection = self.connect()
         try:
             cursor = connection.cursor()
             try:
@@ -197,6 +219,7 @@ class EventWriter:
             finally:
                 cursor.close()
             connection.commit()
+            self.commits += 1
         except Exception:
             self.connection = None
             connection.invalidate()  # rolls back and closes: never back to the pool
