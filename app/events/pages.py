@@ -341,7 +341,7 @@ class TextDriver(Driver):
     """Few text matches: found through the full-text index, then sorted.
 
     The matching names come from the term dictionary's full-text index, then the events
-    with those names from the events' own indexes (app/events/search.py), first (a
+    with those names from the events' own indexes (app/ledger/search.py), first (a
     planner would otherwise walk time and test every row).
     """
 

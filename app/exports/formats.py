@@ -50,7 +50,7 @@ CSV_VALUES = [value for _header, value in CSV_COLUMNS]
 # Fields NDJSON adds to the event as accepted: (name, value from the row), before and after
 # the event's own fields. With them, each line holds the document its hash covers and the
 # previous hash, so `flask audit verify-export` can check a file on its own
-# (app/integrity/chain.py, docs/integrity.md).
+# (app/ledger/chain.py, docs/integrity.md).
 NDJSON_LEADING = [("id", lambda row: row.id)]
 NDJSON_TRAILING = [
     ("received_at", lambda row: exact_time(row.received_at_stored)),

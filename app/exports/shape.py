@@ -1,6 +1,6 @@
 """The body of ``POST /audit_logs/exports``, checked with pydantic like events' bodies.
 
-Shape problems are 422 ``validation_failed`` (app/events/shape.py builds the items); the
+Shape problems are 422 ``validation_failed`` (app/ledger/shape.py builds the items); the
 dates are checked afterwards, because the contract gives them their own 400.
 """
 

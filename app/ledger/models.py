@@ -51,7 +51,7 @@ class Event(db.Model):
     id: Mapped[str] = mapped_column(String(40), unique=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     # Position in the organization's hash chain (from 1) and the chain's hash through this
-    # event: set by app/integrity/chain.py in the inserting transaction.
+    # event: set by app/ledger/chain.py in the inserting transaction.
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(128))
@@ -66,7 +66,7 @@ class Event(db.Model):
     payload: Mapped[str] = mapped_column(Text)
     # Free text's haystack: the action, actor name and target names joined by U+001F
     # (which a search may not contain), so that one substring test over one trigram index
-    # matches exactly one of them (app/events/search.py). Derived from the payload.
+    # matches exactly one of them (app/ledger/search.py). Derived from the payload.
     search_text: Mapped[str] = mapped_column(Text, server_default="", nullable=False)
 
     targets = relationship(
@@ -96,7 +96,7 @@ class EventTarget(db.Model):
             "occurred_at",
             "event_id",
         ),
-        # Free text reads the events of a matching target name from it alone (app/events/search.py).
+        # Free text reads the events of a matching target name from it alone (app/ledger/search.py).
         Index("ix_event_targets_org_name", "organization_id", "name", "event_id"),
     )
 
@@ -116,7 +116,7 @@ class SearchTerm(db.Model):
     """One distinct action, actor name or target name of an organization's events.
 
     Free text looks for the terms that contain the searched text in this small table
-    (full-text indexed: SQLite FTS5, PostgreSQL pg_trgm; see app/events/search.py), then
+    (full-text indexed: SQLite FTS5, PostgreSQL pg_trgm; see app/ledger/search.py), then
     for the events with those exact values through the events' own indexes. Every insert
     path adds its events' terms in the inserting transaction (``search.term_rows``);
     the retention purge removes terms no event uses any more.
