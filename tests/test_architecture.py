@@ -53,4 +53,4 @@ def test_an_import_against_the_grain_breaks_a_contract(tmp_path, importer, impor
         module.write(f"\nimport {imported}  # against the grain\n")
     result = lint_imports(tmp_path)
     assert result.returncode == 1, result.stdout
-    assert f"{broken}" in result.stdout.split("Broken contracts")[1]
+    assert broken in result.stdout.split("Broken contracts")[1]

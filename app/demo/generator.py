@@ -7,12 +7,12 @@ import random
 from datetime import timedelta
 
 from app.extensions import db
-from app.ledger.append import accepted_rows, append_rows
+from app.ledger.append import MAX_EVENTS_PER_TRANSACTION, accepted_rows, append_rows
 from app.ledger.shape import parse_event
 from app.schemas.services import create_schema
 from app.timestamps import isoformat, utcnow
 
-CHUNK = 5000  # events per transaction, as the event writer's limit
+CHUNK = MAX_EVENTS_PER_TRANSACTION  # events per transaction
 
 # action -> (target types, relative frequency)
 ACTIONS = {

@@ -40,13 +40,8 @@ import threading
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge, wait
 
-from app.ingest.writer import (
-    MAX_EVENTS_PER_TRANSACTION,
-    SUBMIT_TIMEOUT_SECONDS,
-    EventWriter,
-    Job,
-    Prepared,
-)
+from app.ingest.writer import SUBMIT_TIMEOUT_SECONDS, EventWriter, Job
+from app.ledger.append import MAX_EVENTS_PER_TRANSACTION, Prepared
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from app.ingest.models import IDEMPOTENCY_WINDOW, IdempotencyRecord
-from app.ledger.append import BulkInsert, Prepared, appender_for
+from app.ledger.append import MAX_EVENTS_PER_TRANSACTION, BulkInsert, Prepared, appender_for
 from app.timestamps import utcnow
 
-MAX_EVENTS_PER_TRANSACTION = 5000
 LOCK_WAIT_SECONDS = 15
 SUBMIT_TIMEOUT_SECONDS = 60
 # SQLite's page cache for the writer's connection (default: 2 MiB). Each event adds

@@ -26,6 +26,8 @@ from app.timestamps import isoformat_exact
 
 EVENTS = Event.__table__
 TARGETS = EventTarget.__table__
+# The most events one transaction appends (the event writer's groups, the demo's chunks).
+MAX_EVENTS_PER_TRANSACTION = 5000
 
 
 class Prepared(NamedTuple):

@@ -41,11 +41,12 @@ def find_chromium():
     return (managed, True) if managed else (None, False)
 
 
-def run(command):
+def run(command, env=None):
     """Run an install command, its output shown; whether it succeeded."""
     print("$", " ".join(command), flush=True)
     try:
-        return subprocess.run(command, timeout=INSTALL_SECONDS, check=False).returncode == 0
+        completed = subprocess.run(command, env=env, timeout=INSTALL_SECONDS, check=False)
+        return completed.returncode == 0
     except (OSError, subprocess.TimeoutExpired) as error:
         print(f"  failed: {error}", flush=True)
         return False
@@ -57,9 +58,8 @@ def install():
         return True
     if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
         environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "chromium"]):
-            print("$", " ".join(command), flush=True)
-            subprocess.run(command, env=environment, timeout=INSTALL_SECONDS, check=False)
+        run(["apt-get", "update", "-qq"], environment)  # a stale list may still install
+        run(["apt-get", "install", "-y", "chromium"], environment)
         return find_chromium()[0] is not None
     return False
 
