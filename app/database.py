@@ -1,96 +1,219 @@
-"""Engine settings per database."""
+"""The unit of work, and engine settings per database.
 
+Every read and write of the application's session goes through one of two doors:
+
+- ``writes()``: one transaction that may write. It commits when the block (or the
+  decorated view) ends normally, and rolls back on an exception or, for a view, on a
+  response whose status is 400 or more. On SQLite it starts with ``BEGIN IMMEDIATE``.
+- ``reads()``: one transaction that only reads, enforced by the database itself
+  (SQLite's ``PRAGMA query_only``, PostgreSQL's ``READ ONLY`` transactions). With
+  ``snapshot=True`` every statement in it sees the database as of one moment.
+
+Both work as context managers and as decorators, and nest: ``reads()`` inside
+``writes()`` joins the write; ``writes()`` inside ``reads()`` is a mistake and raises.
+
+In a request, a transaction begun outside both (the obvious way: a query in a view) is
+read-only, so a view that was not declared to write cannot. Services flush and never
+commit: only a unit commits. Outside requests (commands, migrations, test setup) an
+undeclared transaction may write, but nothing in ``app/`` commits it except a unit.
+"""
+
+import sqlite3
 from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import wraps
 
-from flask import g, has_app_context, has_request_context, request
+from flask import has_request_context
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
-READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}
+READS, WRITES = "reads", "writes"
+UNIT_OPTION = "auditlog_unit"  # an execution option: a connection of its own declares its kind
+
+_unit = ContextVar("auditlog_unit", default=None)
 
 
-def wants_write_lock():
-    """Whether a new transaction may write.
+class OutsideUnitOfWork(RuntimeError):
+    """Changes were made to the session outside ``writes()``."""
 
-    As the code declared with ``reading()``/``writing()`` (in a request, or in a
-    background thread's app context); otherwise always outside requests (commands), and
-    in a request by method: anything but GET, HEAD and OPTIONS.
-    """
-    declared = g.get("sqlite_write_lock") if has_app_context() else None
+
+class Unit:
+    """One transaction on the session, of one kind; a context manager and a decorator."""
+
+    def __init__(self, kind, snapshot=False):
+        self.kind = kind
+        self.snapshot = snapshot
+        self.token = None
+        self.refused = False
+
+    def __enter__(self):
+        from app.extensions import db
+
+        outer = _unit.get()
+        if outer == WRITES or outer == self.kind:
+            return self  # joins the unit around it
+        if outer == READS:
+            raise OutsideUnitOfWork("writes() inside reads(): declare the write outermost.")
+        if db.session.registry.has():  # no session is made just to ask
+            end_undeclared_transaction(db.session())
+        self.token = _unit.set(self.kind)
+        if self.snapshot and db.engine.dialect.name != "sqlite":
+            # SQLite's transactions always read one snapshot (in WAL mode); PostgreSQL's
+            # default, READ COMMITTED, lets each statement see later commits.
+            db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        if self.token is None:
+            return False
+        from app.extensions import db
+
+        try:
+            if db.session.registry.has():
+                session = db.session()
+                session.info.pop("flushed_outside_unit", None)
+                if exc_type is None and not self.refused:
+                    session.commit()  # a read commits nothing; the database refuses a write
+                else:
+                    session.rollback()
+        finally:
+            _unit.reset(self.token)
+            self.token = None
+        return False
+
+    def refuse(self):
+        """Roll back instead of committing when the unit ends (a refused request)."""
+        self.refused = True
+
+    def __call__(self, view):
+        """Run ``view`` in a unit of this kind; a response of status 400+ rolls back."""
+
+        @wraps(view)
+        def in_unit(*args, **kwargs):
+            with Unit(self.kind, self.snapshot) as unit:
+                result = view(*args, **kwargs)
+                if status_of(result) >= 400:
+                    unit.refuse()
+            return result
+
+        return in_unit
+
+
+def writes(view=None):
+    """A transaction that may write (``with writes():`` or ``@writes`` on a view)."""
+    unit = Unit(WRITES)
+    return unit(view) if view is not None else unit
+
+
+def reads(view=None, snapshot=False):
+    """A transaction that only reads (``with reads():``, ``@reads``, ``reads(snapshot=True)``)."""
+    unit = Unit(READS, snapshot=snapshot)
+    return unit(view) if view is not None else unit
+
+
+def read_afresh():
+    """End the current read (in ``reads()`` or undeclared), so that the next statement
+    sees what committed since; inside ``writes()`` that would commit, so it raises."""
+    from app.extensions import db
+
+    kind = _unit.get()
+    if kind == WRITES:
+        raise OutsideUnitOfWork("read_afresh() inside writes() would commit the write.")
+    if kind == READS:
+        db.session.commit()
+    else:
+        end_undeclared_transaction(db.session())
+
+
+def status_of(result):
+    """The HTTP status of what a view returned (a response, a tuple, or a body)."""
+    if isinstance(result, tuple):
+        return next((item for item in result[1:] if isinstance(item, int)), 200)
+    return getattr(result, "status_code", 200)
+
+
+def end_undeclared_transaction(session):
+    """End the transaction a unit's first statement would otherwise join (e.g. the sign-in
+    lookup before a view); it must hold no changes, which only ``writes()`` may commit."""
+    if not session.in_transaction():
+        return
+    if session.new or session.dirty or session.deleted or session.info.get("flushed_outside_unit"):
+        session.rollback()
+        session.info.pop("flushed_outside_unit", None)
+        raise OutsideUnitOfWork("The session holds changes made outside database.writes().")
+    session.commit()
+
+
+def current_kind(connection=None):
+    """The kind of a transaction beginning now: as declared (by the connection's execution
+    options, else the unit around it), else read-only in a request and writable outside."""
+    declared = connection.get_execution_options().get(UNIT_OPTION) if connection else None
+    declared = declared or _unit.get()
     if declared is not None:
         return declared
-    if not has_request_context():
-        return True
-    return request.method not in READ_ONLY_METHODS
+    return READS if has_request_context() else WRITES
 
 
-def reading():
-    """Declare that this request's next transactions only read (until ``writing()``)."""
-    g.sqlite_write_lock = False
+def writable(raw_connection):
+    """A driver connection from the pool (``engine.raw_connection()``) that may write, for
+    code that talks to the driver directly (the event writer): the read-only mode that the
+    begin events set stays on a connection after its transaction."""
+    driver = raw_connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        driver.execute("PRAGMA query_only=0")
+        raw_connection.info["query_only"] = False
+    elif getattr(driver, "read_only", None):
+        driver.read_only = None
+    return raw_connection
 
 
 @contextmanager
-def reading_only():
-    """Transactions begun inside only read, then as declared before (long walks over
-    events, in commands and background threads, that must not hold SQLite's write lock)."""
-    declared = g.get("sqlite_write_lock")
-    g.sqlite_write_lock = False
-    try:
-        yield
-    finally:
-        g.sqlite_write_lock = declared
-
-
-def writing():
-    """End the current (read) transaction; the next one may write.
-
-    Keeping reads out of the write transaction keeps SQLite's single write lock held
-    for as short a time as possible.
-    """
+def write_connection():
+    """A connection of its own in a transaction that may write, committed when the block
+    ends (e.g. a job's progress, which must not wait for the job's own transaction)."""
     from app.extensions import db
 
-    db.session.commit()
-    g.sqlite_write_lock = True
-
-
-def snapshot():
-    """End the current transaction; the next one reads the database as of one moment.
-
-    SQLite's transactions always do (from their first read, in WAL mode). PostgreSQL's
-    default, READ COMMITTED, lets each statement see what committed after the one before
-    it; ``REPEATABLE READ`` gives the whole transaction one snapshot.
-    """
-    from app.extensions import db
-
-    db.session.commit()
-    if db.engine.dialect.name != "sqlite":
-        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    with (
+        db.engine.connect().execution_options(**{UNIT_OPTION: WRITES}) as connection,
+        connection.begin(),
+    ):
+        yield connection
 
 
 @contextmanager
 def read_only_connection():
     """A connection of its own in a transaction that only reads: one consistent snapshot.
 
-    For long reads outside requests (an export streams for seconds or minutes): on SQLite
-    a plain ``BEGIN``, so SQLite's single write lock stays free for the event writer; on
-    PostgreSQL ``REPEATABLE READ``, so every statement sees the same events.
+    For long reads (an export streams for seconds or minutes) that must not hold the
+    session: on SQLite a plain ``BEGIN``, so SQLite's single write lock stays free for
+    the event writer; on PostgreSQL ``REPEATABLE READ``, so every statement sees the same
+    events.
     """
     from app.extensions import db
 
-    options = {"isolation_level": "REPEATABLE READ"} if db.engine.dialect.name != "sqlite" else {}
+    options = {UNIT_OPTION: READS}
+    if db.engine.dialect.name != "sqlite":
+        options["isolation_level"] = "REPEATABLE READ"
     with db.engine.connect().execution_options(**options) as connection:
-        with reading_only():
-            connection.begin()
+        connection.begin()
         yield connection
 
 
-def configure_engine(app):
-    """PostgreSQL: no JIT. SQLite: foreign keys, write-ahead logging, waiting for locks,
-    and locking early.
+@event.listens_for(Session, "after_flush")
+def _after_flush(session, _context):
+    """Mark a session that flushed outside ``writes()``, so that no unit commits it."""
+    if _unit.get() != WRITES:
+        session.info["flushed_outside_unit"] = True
 
-    In WAL mode a transaction that read first and then writes fails at once (no waiting)
-    if another connection wrote in between. So transactions that may write start with
-    ``BEGIN IMMEDIATE``, which takes the write lock up front and waits for it
-    (``busy_timeout``); read-only requests use a plain ``BEGIN`` and never block writers.
+
+def configure_engine(app):
+    """Read-only transactions in the database itself; PostgreSQL: no JIT. SQLite: foreign
+    keys, write-ahead logging, waiting for locks, and locking early.
+
+    In WAL mode a SQLite transaction that read first and then writes fails at once (no
+    waiting) if another connection wrote in between. So transactions that may write
+    start with ``BEGIN IMMEDIATE``, which takes the write lock up front and waits for it
+    (``busy_timeout``); read-only ones use a plain ``BEGIN`` and never block writers.
     """
     with app.app_context():
         from app.extensions import db
@@ -100,18 +223,27 @@ def configure_engine(app):
 
             @event.listens_for(engine, "connect")
             def _postgresql_connect(dbapi_connection, _record):
-                # No JIT: compiling a viewer query took longer (~50 ms) than running it,
-                # and every query here is a short index walk that JIT cannot speed up.
-                # (A SET, not a startup option: those would replace any the operator
-                # gave in DATABASE_URL, and PgBouncer refuses them.)
+                # No JIT: compiling a viewer query took longer than running it, and every
+                # query here is a short index walk that JIT cannot speed up. (A SET, not a
+                # startup option: those would replace any the operator gave in
+                # DATABASE_URL, and PgBouncer refuses them.)
                 dbapi_connection.execute("SET jit = off")
                 dbapi_connection.commit()
 
+            @event.listens_for(engine, "begin")
+            def _postgresql_begin(connection):
+                # psycopg sends the mode with its BEGIN: no extra round trip.
+                dbapi_connection = connection.connection.dbapi_connection
+                read_only = True if current_kind(connection) == READS else None
+                if dbapi_connection.read_only != read_only:
+                    dbapi_connection.read_only = read_only
+
+            return
         if engine.dialect.name != "sqlite":
             return
 
         @event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_connection, _record):
+        def _sqlite_connect(dbapi_connection, record):
             dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -119,7 +251,13 @@ def configure_engine(app):
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA busy_timeout=15000")
             cursor.close()
+            record.info["query_only"] = False
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if wants_write_lock() else "BEGIN")
+            reading = current_kind(connection) == READS
+            info = connection.connection.info
+            if info.get("query_only") != reading:
+                connection.exec_driver_sql(f"PRAGMA query_only={int(reading)}")
+                info["query_only"] = reading
+            connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

@@ -4,9 +4,10 @@ A ULID is 48 bits of milliseconds since the epoch and 80 random bits, written as
 characters of Crockford's base 32. Within one millisecond a process counts the random
 part up (the spec's monotonic variant), so ids generated in order sort in order.
 
-python-ulid's encoder is plain Python (about 4 µs an id, a third of preparing an event
-for storage); this one lets the C base32 codec do the work, for a whole batch's ids in
-one call, writing the same text (tests/test_ids.py checks it against python-ulid).
+python-ulid's encoder is plain Python, a large part of preparing an event for storage;
+this one lets the C base32 codec do the work, for a whole batch's ids in one call,
+writing the same text (tests/test_ids.py checks it against python-ulid; figures:
+docs/performance.md).
 """
 
 import base64

@@ -133,7 +133,9 @@ def export(app, org_id, format):
     from app.orgs.services import get_organization
 
     with app.app_context():
-        created = services.create_export(get_organization(org_id), EventFilter(), format)
+        created = services.create_export(
+            get_organization(org_id), EventFilter(), format, actor=None
+        )
         db.session.commit()
         with PeakMemory() as memory:
             started = time.perf_counter()

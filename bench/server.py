@@ -55,9 +55,9 @@ class Installation:
         )
         with app.app_context():
             upgrade(directory=str(ROOT / "migrations"))
-            org = create_organization("Benchmark")
-            _key, secret = create_key(org, "bench")
-            create_schema(org, "user.signed_in", {"targets": [{"type": "team"}]})
+            org = create_organization("Benchmark", actor=None)
+            _key, secret = create_key(org, "bench", actor=None)
+            create_schema(org, "user.signed_in", {"targets": [{"type": "team"}]}, actor=None)
             db.session.commit()
             org_id = org.id
             db.engine.dispose()
@@ -69,9 +69,8 @@ class Server:
 
     With ``--reuse-port``, each worker listens on a socket of its own and the kernel
     spreads new connections over them. With the one shared socket, the connections wrk
-    opens all at once sometimes all went to one worker (in 4 of ~12 runs the trivial
-    endpoint measured ~1,900 req/s instead of ~5,300, and batches ~13,000 events/s
-    instead of 16,000-19,000): the figures measured that race, not the server.
+    opens all at once sometimes all went to one worker, and the figures then measured
+    that race, not the server (figures: docs/performance.md, "Why ``--reuse-port``").
     (``make run`` keeps the shared socket: with ``reuse_port`` a second server started
     on the same port would silently share it instead of failing.)
     """

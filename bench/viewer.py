@@ -62,7 +62,7 @@ def prepare(app, count):
         for index, name in enumerate(ORG_NAMES):
             org = db.session.scalar(select(Organization).where(Organization.name == name))
             if org is None:
-                org = orgs.create_organization(name, admin=user)
+                org = orgs.create_organization(name, admin=user, actor=None)
                 generator.configure_actions(org)
                 db.session.commit()
             have = db.session.scalar(

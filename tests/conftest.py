@@ -116,7 +116,7 @@ def make_org(app):
 
     def make(name="Acme", admin=None):
         with app.app_context():
-            org = orgs.create_organization(name, admin=admin)
+            org = orgs.create_organization(name, admin=admin, actor=None)
             db.session.commit()
             return org.id
 
@@ -133,7 +133,7 @@ def make_user(app):
                 email, PASSWORD, is_superuser=superuser
             )
             if org_id is not None:
-                orgs.add_member(orgs.get_organization(org_id), email, role)
+                orgs.add_member(orgs.get_organization(org_id), email, role, actor=None)
             db.session.commit()
             return user.email
 
@@ -264,7 +264,7 @@ def make_key(app):
 
     def make(org_id, name="Test key"):
         with app.app_context():
-            _key, secret = keys.create_key(orgs.get_organization(org_id), name)
+            _key, secret = keys.create_key(orgs.get_organization(org_id), name, actor=None)
             db.session.commit()
             return secret
 
@@ -319,13 +319,23 @@ def api_schema(app, api):
 
 
 @pytest.fixture
-def seed_schema(api):
-    """Configure the seed document's action: ``user.signed_in`` with a ``team`` target."""
-    response = api.post(
-        "/audit_logs/actions/user.signed_in/schemas", {"targets": [{"type": "team"}]}
-    )
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+def seed_schema(app, api, api_org):
+    """Configure the seed document's action: ``user.signed_in`` with a ``team`` target
+    (through the service, unrecorded, so that the organization's log holds only what a
+    test sends; tests/api/test_schemas.py covers the endpoint and its audit event)."""
+    from app.api.schemas import schema_json
+    from app.database import writes
+    from app.schemas.services import create_schema
+
+    with app.app_context(), writes():
+        version, _created = create_schema(
+            orgs.get_organization(api_org),
+            "user.signed_in",
+            {"targets": [{"type": "team"}]},
+            actor=None,
+            created_by="test",
+        )
+        return schema_json(version)
 
 
 def seed_event(**changes):

@@ -54,3 +54,17 @@ def test_an_import_against_the_grain_breaks_a_contract(tmp_path, importer, impor
     result = lint_imports(tmp_path)
     assert result.returncode == 1, result.stdout
     assert broken in result.stdout.split("Broken contracts")[1]
+
+
+def test_only_the_unit_of_work_commits():
+    """Services flush, views and commands declare ``database.writes()``: no other code in
+    app/ commits (the event writer, which talks to the driver directly, excepted)."""
+    allowed = {ROOT / "app" / "database.py", ROOT / "app" / "ingest" / "writer.py"}
+    committing = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "app").rglob("*.py"))
+        if path not in allowed
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if ".commit()" in line
+    ]
+    assert committing == []

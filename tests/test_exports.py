@@ -39,7 +39,9 @@ def export_events(app, org_id, query="", format="csv", **options):
     with app.app_context():
         event_filter = EventFilter.from_args(MultiDict(parse_qsl(query.lstrip("?"))))
         assert not event_filter.errors
-        export = services.create_export(orgs.get_organization(org_id), event_filter, format)
+        export = services.create_export(
+            orgs.get_organization(org_id), event_filter, format, actor=None
+        )
         db.session.commit()
         ran = services.run_next_export(**options)
         assert ran is not None and ran.id == export.id
@@ -98,7 +100,7 @@ def test_a_relative_range_is_frozen_when_the_export_is_created(app, org_id):
     now = utcnow().replace(microsecond=250_000)
     with app.app_context():
         export = services.create_export(
-            orgs.get_organization(org_id), EventFilter(range="24h"), now=now
+            orgs.get_organization(org_id), EventFilter(range="24h"), now=now, actor=None
         )
         stored = json.loads(export.filters)
         frozen = services.export_filter(export)
@@ -287,7 +289,7 @@ def create(app, org_id, query="", format="csv", now=None):
     with app.app_context():
         event_filter = EventFilter.from_args(MultiDict(parse_qsl(query)))
         export = services.create_export(
-            orgs.get_organization(org_id), event_filter, format, now=now
+            orgs.get_organization(org_id), event_filter, format, now=now, actor=None
         )
         db.session.commit()
         return export.id
@@ -353,7 +355,9 @@ def test_an_export_without_an_end_stops_at_its_creation(app, org_id, make_events
     make_events(org_id, event(5))
     now = utcnow().replace(microsecond=250_000)
     with app.app_context():
-        export = services.create_export(orgs.get_organization(org_id), EventFilter(), now=now)
+        export = services.create_export(
+            orgs.get_organization(org_id), EventFilter(), now=now, actor=None
+        )
         frozen = services.export_filter(export)
         db.session.commit()
     assert frozen.start is None

@@ -122,7 +122,7 @@ def test_every_migration_goes_down_and_up_again(scratch_app):
         upgrade()
         assert inspect(db.engine).has_table("events", schema=current_schema())
         user = accounts.create_user("ann@example.com", "correct horse battery")
-        org = orgs.create_organization("Acme", admin=user)
+        org = orgs.create_organization("Acme", admin=user, actor=None)
         trail.record(org.id, "dashboard.organization_created", user)
         db.session.commit()
         db.session.remove()

@@ -2,6 +2,7 @@
 verifiable, survives interruption; the daily job that runs it."""
 
 import functools
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,7 +46,7 @@ def make_aged_events(app, make_events, monkeypatch):
 
 def set_period(app, org_id, days):
     with app.app_context():
-        retention.set_retention(get_organization(org_id), days)
+        retention.set_retention(get_organization(org_id), days, actor=None)
         db.session.commit()
 
 
@@ -261,8 +262,16 @@ def test_verification_reports_nothing_about_events_a_purge_deleted_as_it_read_th
     def racing_read_page(*args):
         page = read_page(*args)
         monkeypatch.setattr(verify, "read_page", read_page)  # once (the purge reads pages too)
-        with app.app_context():
-            assert retention.purge(NOW)[0].events == 12
+        purged = []
+
+        def purge_elsewhere():  # another thread, as another process would
+            with app.app_context():
+                purged.append(retention.purge(NOW)[0].events)
+
+        thread = threading.Thread(target=purge_elsewhere)
+        thread.start()
+        thread.join()
+        assert purged == [12]
         return [verify.StoredEvent(stored.row, []) for stored in page]
 
     monkeypatch.setattr(verify, "read_page", racing_read_page)

@@ -310,9 +310,11 @@ def acme(app, make_org):
 
 
 def test_create_action_refuses_a_name_in_use_and_reports_everything_else(app, acme):
-    services.create_action(acme, "user.signed_in", {"targets": [{"type": "team"}]}, "user:a@x")
+    services.create_action(
+        acme, "user.signed_in", {"targets": [{"type": "team"}]}, actor=None, created_by="user:a@x"
+    )
     with pytest.raises(services.InvalidDefinition) as raised:
-        services.create_action(acme, "user.signed_in", {"targets": []})
+        services.create_action(acme, "user.signed_in", {"targets": []}, actor=None)
     assert [p["field"] for p in raised.value.problems] == ["action", "targets"]
     assert "already exists" in raised.value.problems[0]["message"]
     assert len(services.get_action(acme.id, "user.signed_in").versions) == 1
@@ -347,9 +349,13 @@ def test_recent_event_counts_group_by_action_within_the_window(app, acme):
 def test_history_is_newest_first_with_authors_and_changes(app, acme, make_key):
     from app.keys import services as keys
 
-    key, _secret = keys.create_key(acme, "Billing service")
-    services.create_schema(acme, "a.b", {"targets": [{"type": "t"}]}, f"key:{key.id}")
-    services.create_schema(acme, "a.b", {"targets": [{"type": "u"}]}, "user:ann@example.com")
+    key, _secret = keys.create_key(acme, "Billing service", actor=None)
+    services.create_schema(
+        acme, "a.b", {"targets": [{"type": "t"}]}, actor=None, created_by=f"key:{key.id}"
+    )
+    services.create_schema(
+        acme, "a.b", {"targets": [{"type": "u"}]}, actor=None, created_by="user:ann@example.com"
+    )
     history = services.history_of(services.get_action(acme.id, "a.b"))
     assert [(h.version.version, h.author) for h in history] == [
         (2, "ann@example.com"),

@@ -111,7 +111,7 @@ def test_the_list_costs_the_same_queries_for_two_actions_or_six(app, org_admin):
 
             org = get_organization(org_admin)
             for name in names:
-                services.create_schema(org, name, {"targets": [{"type": "team"}]})
+                services.create_schema(org, name, {"targets": [{"type": "team"}]}, actor=None)
             db.session.commit()
 
     def summaries():
@@ -409,7 +409,7 @@ def viewer(app, client, auth, make_org, make_user):
         from app.orgs.services import get_organization
 
         services.create_schema(
-            get_organization(acme), "user.signed_in", {"targets": [{"type": "team"}]}
+            get_organization(acme), "user.signed_in", {"targets": [{"type": "team"}]}, actor=None
         )
         db.session.commit()
     auth.login("viewer@example.com")

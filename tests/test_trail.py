@@ -339,3 +339,106 @@ def test_export_creation_and_download_are_recorded(app, auth, org_admin, make_ev
     assert_by(app, downloaded, "admin@example.com")
     assert downloaded["targets"] == created["targets"]
     assert downloaded["metadata"]["rows"] == 2
+
+
+# Changes through the API and the command line land in the log too, with their door.
+
+
+def api_key_actor(app, secret):
+    from app.keys import services as keys
+
+    with app.app_context():
+        key = db.session.get(ApiKey, keys.authenticate(secret).id)
+        return {"type": "api_key", "id": key.id, "name": key.name}
+
+
+def test_schema_and_retention_changes_through_the_api_are_recorded_with_the_key(app, api):
+    created = api.post("/audit_logs/actions/invoice.paid/schemas", {"targets": [{"type": "x"}]})
+    assert created.status_code == 201
+    again = api.post("/audit_logs/actions/invoice.paid/schemas", {"targets": [{"type": "x"}]})
+    assert again.status_code == 200  # identical: no version, nothing recorded
+    api.post("/audit_logs/actions/invoice.paid/schemas", {"targets": [{"type": "y"}]})
+    response = api.put(
+        f"/organizations/{api.org_id}/audit_logs_retention", {"retention_period_in_days": 60}
+    )
+    assert response.status_code == 200
+    actor = api_key_actor(app, api.secret)
+    events = dashboard_events(app, api.org_id)
+    assert [e["action"] for e in events] == [
+        "dashboard.schema_created",
+        "dashboard.schema_updated",
+        "dashboard.retention_changed",
+    ]
+    assert all(e["actor"] == actor for e in events)
+    assert events[1]["targets"] == [
+        {"type": "action", "id": "invoice.paid", "name": "invoice.paid"}
+    ]
+    assert events[1]["metadata"] == {"version": 2}
+    assert events[2]["metadata"]["retention_period_in_days"] == 60
+    assert events[0]["context"]["location"] == "127.0.0.1"
+
+
+def test_a_refused_api_change_records_nothing(app, api):
+    bad = api.post("/audit_logs/actions/invoice.paid/schemas", {"targets": "nope"})
+    assert bad.status_code == 422
+    response = api.put(
+        f"/organizations/{api.org_id}/audit_logs_retention", {"retention_period_in_days": 7}
+    )
+    assert response.status_code == 422
+    assert dashboard_events(app, api.org_id) == []
+
+
+def test_an_api_export_is_recorded_with_the_key(app, api):
+    response = api.post(
+        "/audit_logs/exports",
+        {
+            "organization_id": api.org_id,
+            "range_start": "2000-01-01T00:00:00.000Z",
+            "range_end": "2100-01-01T00:00:00.000Z",
+        },
+    )
+    assert response.status_code == 201
+    event = last_event(app, api.org_id, "dashboard.export_created")
+    assert event["actor"] == api_key_actor(app, api.secret)
+    assert event["targets"][0]["id"] == response.get_json()["id"]
+
+
+def test_key_changes_from_the_command_line_are_recorded_with_the_os_user(
+    app, runner, make_org, monkeypatch
+):
+    monkeypatch.setattr("getpass.getuser", lambda: "ops-alice")
+    org_id = make_org()
+    created = runner.invoke(args=["keys", "create", "--org", org_id, "--name", "Nightly"])
+    assert created.exit_code == 0, created.output
+    with app.app_context():
+        key_id = db.session.scalar(select(ApiKey.id))
+    revoked = runner.invoke(args=["keys", "revoke", key_id, "--org", org_id])
+    assert revoked.exit_code == 0, revoked.output
+    events = dashboard_events(app, org_id)
+    assert [e["action"] for e in events] == [
+        "dashboard.api_key_created",
+        "dashboard.api_key_revoked",
+    ]
+    cli = {"type": "cli", "id": "ops-alice", "name": "ops-alice"}
+    assert all(e["actor"] == cli for e in events)
+    assert events[0]["targets"][0]["name"] == "Nightly"
+    assert events[0]["context"] == {"location": "unknown", "user_agent": "auditlog-cli"}
+
+
+def test_organizations_and_members_made_from_the_command_line_are_recorded(
+    app, runner, monkeypatch
+):
+    monkeypatch.setattr("getpass.getuser", lambda: "ops-bob")
+    org_id = runner.invoke(args=["orgs", "create", "Initech"]).output.strip()
+    result = runner.invoke(
+        args=["users", "create", "pat@example.com", "--org", org_id, "--role", "viewer"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    events = dashboard_events(app, org_id)
+    assert [e["action"] for e in events] == [
+        "dashboard.organization_created",
+        "dashboard.member_added",
+    ]
+    assert {e["actor"]["type"] for e in events} == {"cli"}
+    assert events[1]["targets"][0]["name"] == "pat@example.com"

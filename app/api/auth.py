@@ -10,7 +10,6 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from app import database
-from app.extensions import db
 from app.keys import services as keys
 
 # Endpoints of the API blueprint that need no key (a download URL carries its own signature).
@@ -29,23 +28,19 @@ def authenticate_request():
     """Find the request's API key (401 if none is valid) and apply its rate limit (429)."""
     if request.endpoint in PUBLIC_ENDPOINTS or request.method == "OPTIONS":
         return
-    database.reading()  # views call database.writing() before they write
-    key = keys.authenticate(bearer_secret())
+    # A read of its own, ended at once: a snapshot held while the request waits for the
+    # event writer would keep SQLite from checkpointing its write-ahead log.
+    with database.reads():
+        key = keys.authenticate(bearer_secret())
     if key is None:
         abort(401)
-    # End any read at once: a snapshot held while the request waits for the event
-    # writer would keep SQLite from checkpointing its write-ahead log. (A key found in
-    # the cache needed no session: none is made just to ask.)
-    if db.session.registry.has() and db.session().in_transaction():
-        db.session.commit()
     enforce_rate_limit(key.id)
     g.api_key_id = key.id
+    g.api_key_name = key.name
     g.api_org_id = key.organization_id
     if keys.use_is_stale(key):  # at most once a minute per key and process
-        database.writing()
-        keys.record_use(key)
-        db.session.commit()
-        database.reading()
+        with database.writes():
+            keys.record_use(key)
 
 
 class RateLimited(Exception):
@@ -95,9 +90,9 @@ class LocalWindows:
     them: a key's window opens at its first request and lasts the limit's period.
 
     Not ``limits``' own memory storage: it is not safe for concurrent use by threads (it
-    can start its expiry timer twice), and under load it started an expiry timer thread
-    every 10 ms; waiting for each to start, inside the lock its use needed, held up every
-    API request.
+    can start its expiry timer twice), and under load it kept starting expiry timer
+    threads (a 10 ms ``threading.Timer`` each); waiting for each to start, inside the
+    lock its use needed, held up every API request (figures: docs/performance.md).
     """
 
     def __init__(self, item, clock=time.monotonic):

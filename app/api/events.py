@@ -4,9 +4,9 @@ import json
 
 from flask import g, request
 
+from app import database
 from app.api.blueprint import bp, json_body, require_own_organization
 from app.api.errors import ApiError
-from app.extensions import db
 from app.ingest import services
 from app.ledger.shape import BATCH, SINGLE, check_shape
 from app.schemas.services import event_problems
@@ -119,9 +119,9 @@ def store(org_id, body, accepted, answer):
             ) from error
         if stored:
             return answer, 200
-        # End this request's read transaction: its snapshot predates the writer's commit.
-        db.session.commit()
-        record = services.find_idempotency_record(org_id, key)
+        # A read of its own: an earlier snapshot would predate the writer's commit.
+        with database.reads():
+            record = services.find_idempotency_record(org_id, key)
         if record is not None:
             return replay(record, fingerprint)
         # The record expired between the claim and the lookup: claim the key afresh.

@@ -12,10 +12,10 @@ from app.events.filters import CUSTOM, MAX_VALUES, EventFilter
 from app.exports import services
 from app.exports.shape import ExportRequest
 from app.exports.views import send_export
-from app.extensions import db
 from app.ledger.shape import check_shape
 from app.service_errors import ServiceError
 from app.timestamps import BOUNDS_TEXT, isoformat, parse_bounded
+from app.trail import services as trail
 from app.web.json_errors import error_response
 
 RANGE_ERROR = "invalid_audit_log_export_range_date"
@@ -61,11 +61,14 @@ def create_export():
         actor_ids=tuple(dict.fromkeys(parsed.actor_ids or ())),
         target_types=tuple(dict.fromkeys(parsed.targets or ())),
     )
-    database.writing()
-    export = services.create_export(
-        key_organization(), event_filter, parsed.format, api_key_id=g.api_key_id
-    )
-    db.session.commit()
+    with database.writes():
+        export = services.create_export(
+            key_organization(),
+            event_filter,
+            parsed.format,
+            api_key_id=g.api_key_id,
+            actor=trail.api_key_actor(g.api_key_id, g.api_key_name),
+        )
     return export_json(export), 201
 
 
@@ -107,11 +110,10 @@ def download_export(export_id):
         export, issued_at = services.verify_download(export_id, token)
         if request.method == "HEAD":  # a link preview, not a download: nothing to record
             return send_export(export, services.file_path(export))
-        database.writing()
-        path = services.download_export(
-            export, url_issued_at=issued_at, ip_address=request.remote_addr
-        )
+        with database.writes():
+            path = services.download_export(
+                export, url_issued_at=issued_at, ip_address=request.remote_addr
+            )
     except (services.InvalidDownload, ServiceError) as error:
         return error_response(403, str(error), "invalid_download_url")
-    db.session.commit()
     return send_export(export, path)

@@ -1,10 +1,12 @@
 """An organization's retention period and audit log configuration."""
 
+from flask import g
+
 from app import database
 from app.api.blueprint import bp, json_body, key_organization, require_own_organization
 from app.api.errors import ApiError
-from app.extensions import db
 from app.retention.services import ALLOWED_DAYS, PERIODS, set_retention
+from app.trail import services as trail
 
 
 def retention_json(org):
@@ -24,10 +26,9 @@ def put_retention(org_id):
     """Set the retention period, in days or as a named period (not both)."""
     require_own_organization(org_id)
     days = requested_days(json_body())
-    database.writing()
-    org = key_organization()
-    set_retention(org, days)
-    db.session.commit()
+    with database.writes():
+        org = key_organization()
+        set_retention(org, days, actor=trail.api_key_actor(g.api_key_id, g.api_key_name))
     return retention_json(org)
 
 

@@ -13,6 +13,7 @@ from app.extensions import db
 from app.schemas import services
 from app.schemas.models import Action, SchemaVersion
 from app.timestamps import isoformat
+from app.trail import services as trail
 
 
 def schema_json(version):
@@ -46,23 +47,27 @@ def action_json(action):
 def create_schema(action):
     """Create the next schema version of an action (or return the latest if identical)."""
     body = json_body()
-    database.writing()
-    for attempt in range(2):
-        try:
-            version, created = services.create_schema(
-                key_organization(), action, body, created_by=f"key:{g.api_key_id}"
-            )
-            db.session.commit()
-            break
-        except services.InvalidDefinition as error:
-            raise ApiError(
-                422, "Validation failed.", "validation_failed", error.problems
-            ) from error
-        except IntegrityError:
-            # A concurrent request took this version number: read again and retry once.
-            db.session.rollback()
-            if attempt:
-                raise
+    actor = trail.api_key_actor(g.api_key_id, g.api_key_name)
+    with database.writes():
+        for attempt in range(2):
+            try:
+                with db.session.begin_nested():
+                    version, created = services.create_schema(
+                        key_organization(),
+                        action,
+                        body,
+                        actor=actor,
+                        created_by=f"key:{g.api_key_id}",
+                    )
+                break
+            except services.InvalidDefinition as error:
+                raise ApiError(
+                    422, "Validation failed.", "validation_failed", error.problems
+                ) from error
+            except IntegrityError:
+                # A concurrent request took this version number: read again, retry once.
+                if attempt:
+                    raise
     return schema_json(version), 201 if created else 200
 
 

@@ -3,11 +3,13 @@
 import click
 from flask.cli import AppGroup
 
+from app import database
 from app.accounts import services
-from app.extensions import db
+from app.orgs import services as orgs
 from app.orgs.cli import organization_or_fail
-from app.orgs.models import Membership, Role
+from app.orgs.models import Role
 from app.service_errors import ServiceError
+from app.trail import services as trail
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 
@@ -20,11 +22,11 @@ users_cli = AppGroup("users", help="Manage user accounts.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def create(email, org_id, role, superuser, password):
     """Create a user who belongs to an organization in the given role."""
-    org = organization_or_fail(org_id)
     try:
-        user = services.create_user(email, password, is_superuser=superuser)
+        with database.writes():
+            org = organization_or_fail(org_id)
+            user = services.create_user(email, password, is_superuser=superuser)
+            orgs.add_member(org, user.email, role, actor=trail.cli_actor())
     except ServiceError as error:
         raise click.UsageError(error.message) from error
-    db.session.add(Membership(organization=org, user=user, role=Role(role)))
-    db.session.commit()
     click.echo(f"Created {user.email} ({user.id}), {role} of {org.name} ({org.id}).")

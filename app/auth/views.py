@@ -3,12 +3,12 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.accounts import services
+from app import database
+from app.accounts import services as accounts
+from app.auth import services
 from app.auth.forms import ChangePasswordForm, LoginForm, SetupForm
 from app.extensions import db, limiter
-from app.orgs import services as orgs
 from app.service_errors import ServiceError
-from app.trail import services as trail
 from app.web.form_errors import show_service_error
 from app.web.redirects import safe_next_url
 
@@ -32,59 +32,44 @@ def login():
         return redirect(url_for("orgs.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
+        # Committed whichever way it goes: a failed sign-in is recorded too.
+        with database.writes():
+            user = services.sign_in(form.email.data, form.password.data)
         if user is not None:
             login_user(user)
-            trail.record(orgs.organization_ids_of(user), "dashboard.signed_in", user)
-            db.session.commit()
             return redirect(safe_next_url(request.args.get("next")), code=303)
-        record_failed_sign_in(form.email.data)
         form.form_errors.append(BAD_CREDENTIALS)
     status = 422 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
 
 
-def record_failed_sign_in(email):
-    """A wrong password for a known account goes into each of its organizations' logs
-    (an unknown email belongs to no organization, so it is recorded nowhere)."""
-    user = services.find_user(email)
-    if user is None:
-        return
-    trail.record(
-        orgs.organization_ids_of(user),
-        "dashboard.sign_in_failed",
-        user,
-        metadata={"reason": "wrong_password"},
-    )
-    db.session.commit()
-
-
 @bp.post("/logout")
+@database.writes
 @login_required
 def logout():
     """Sign out (POST, so that a link elsewhere cannot sign anyone out)."""
-    trail.record(orgs.organization_ids_of(current_user), "dashboard.signed_out", current_user)
-    db.session.commit()
+    services.sign_out(current_user)
     logout_user()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"), code=303)
 
 
 @bp.route("/setup", methods=["GET", "POST"])
+@database.writes
 def setup():
     """Create the first organization and its superuser; gone once any account exists."""
-    if services.user_count() > 0:
+    if accounts.user_count() > 0:
         abort(404)
     form = SetupForm()
     if form.validate_on_submit():
         try:
-            user = services.create_user(form.email.data, form.password.data, is_superuser=True)
-            org = orgs.create_organization(form.organization.data, admin=user)
+            with db.session.begin_nested():
+                user, org = services.set_up(
+                    form.email.data, form.password.data, form.organization.data
+                )
         except ServiceError as error:
-            db.session.rollback()
             show_service_error(form, error)
         else:
-            db.session.commit()
             login_user(user)
             flash(f"Welcome! {org.name} is ready.", "success")
             return redirect(url_for("events.index", org_id=org.id), code=303)
@@ -93,17 +78,17 @@ def setup():
 
 
 @bp.route("/account", methods=["GET", "POST"])
+@database.writes
 @login_required
 def account():
     """The signed-in user's organizations and password."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            services.change_password(current_user, form.current_password.data, form.password.data)
+            accounts.change_password(current_user, form.current_password.data, form.password.data)
         except ServiceError as error:
             show_service_error(form, error)
         else:
-            db.session.commit()
             flash("Your password has been changed.", "success")
             return redirect(url_for("auth.account"), code=303)
     status = 422 if request.method == "POST" else 200

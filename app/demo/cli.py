@@ -5,18 +5,19 @@ import time
 import click
 from flask.cli import AppGroup
 
+from app import database
 from app.accounts import services as accounts
 from app.demo import generator
-from app.extensions import db
 from app.orgs import services as orgs
+from app.trail import services as trail
 
 demo_cli = AppGroup("demo", help="Demo data for trying the dashboard.")
 
 
 def seed_with_progress(org, count, seed, days):
     """Configure the demo actions and store ``count`` events, showing progress."""
-    generator.configure_actions(org)
-    db.session.commit()
+    with database.writes():
+        generator.configure_actions(org)
     started = time.monotonic()
     with click.progressbar(length=count, label=f"Storing {count:,} events", show_pos=True) as bar:
         generator.seed_events(org.id, count, seed=seed, days=days, progress=bar.update)
@@ -34,7 +35,8 @@ def seed_with_progress(org, count, seed, days):
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
 def seed(org_id, count, days, seed):
     """Add realistic events (and the schemas they need) to an organization."""
-    org = orgs.get_organization(org_id)
+    with database.reads():
+        org = orgs.get_organization(org_id)
     if org is None:
         raise click.UsageError(f"No organization {org_id}.")
     seed_with_progress(org, count, seed, days)
@@ -50,11 +52,13 @@ DEMO_PASSWORD = "demo-password"  # noqa: S105  (a local demo, printed on purpose
 )
 def setup(count):
     """Create the "Demo Inc." organization and its demo user, with events (once)."""
-    user = accounts.find_user(DEMO_EMAIL)
-    if user is None:
-        user = accounts.create_user(DEMO_EMAIL, DEMO_PASSWORD, is_superuser=True)
-        org = orgs.create_organization("Demo Inc.", admin=user)
-        db.session.commit()
-        if count:
-            seed_with_progress(org, count, seed=1, days=90)
+    with database.writes():
+        user = accounts.find_user(DEMO_EMAIL)
+        if user is not None:
+            org = None
+        else:
+            user = accounts.create_user(DEMO_EMAIL, DEMO_PASSWORD, is_superuser=True)
+            org = orgs.create_organization("Demo Inc.", admin=user, actor=trail.cli_actor())
+    if org is not None and count:
+        seed_with_progress(org, count, seed=1, days=90)
     click.echo(f"Sign in as {DEMO_EMAIL} with password {DEMO_PASSWORD}")

@@ -6,6 +6,7 @@ to documents, teams, invoices and API keys over the last 90 days, valid against 
 import random
 from datetime import timedelta
 
+from app import database
 from app.extensions import db
 from app.ledger.append import MAX_EVENTS_PER_TRANSACTION, accepted_rows, append_rows
 from app.ledger.shape import parse_event
@@ -90,7 +91,13 @@ AGENTS = [
 def configure_actions(org, created_by="demo"):
     """Create (or keep) a schema for every demo action."""
     for action, (types, _weight) in ACTIONS.items():
-        create_schema(org, action, {"targets": [{"type": t} for t in types]}, created_by=created_by)
+        create_schema(
+            org,
+            action,
+            {"targets": [{"type": t} for t in types]},
+            actor=None,
+            created_by=created_by,
+        )
 
 
 class World:
@@ -171,16 +178,14 @@ def seed_events(org_id, count, seed=1, days=90, progress=None):
 
 
 def _store(org_id, chunk, progress):
-    rows, targets = accepted_rows(org_id, chunk, utcnow())
-    append_rows(db.session.connection(), rows, targets)
-    db.session.commit()
+    with database.writes():
+        rows, targets = accepted_rows(org_id, chunk, utcnow())
+        append_rows(db.session.connection(), rows, targets)
     if progress is not None:
         progress(len(chunk))
 
 
 def refresh_statistics():
     """Let the query planners see the new data (SQLite ANALYZE, PostgreSQL ANALYZE)."""
-    db.session.commit()
-    with db.engine.connect() as connection:
+    with database.write_connection() as connection:
         connection.exec_driver_sql("ANALYZE")
-        connection.commit()

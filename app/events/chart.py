@@ -1,4 +1,4 @@
-"""The bar chart above the list: how many events match the filters, per hour or per day.
+"""The bar chart above the list: how many events match the filters, per hour, day or week.
 
 Counted by the database per bucket and laid out here, so the template only draws
 rectangles (an inline SVG: no script, no style attributes).

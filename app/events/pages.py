@@ -7,7 +7,7 @@ and checks the other filters on the rows it meets (the *driver*):
 - a target filter walks event_targets by (target id or type, occurred_at);
 - an actor prefix matching few ids and names, or a few actions, walks each value's
   (value, occurred_at, id) entries and merges them;
-- free text matching few events takes them through the term dictionary (app/events/
+- free text matching few events takes them through the term dictionary (app/ledger/
   search.py) and sorts them;
 - otherwise, the (organization, occurred_at, id) index.
 
@@ -232,9 +232,9 @@ class BranchDriver(Driver):
 
     The branches never share a row (``disjoint``), and both databases merge them lazily,
     reading each branch's index only as far as the page needs: PostgreSQL plans a Merge
-    Append of index scans under ``UNION ALL`` (4 ms where cutting each branch at the page
-    size took 22), SQLite a co-routine merge of a compound SELECT ordered as a whole
-    (3 ms where 28).
+    Append of index scans under ``UNION ALL``, SQLite a co-routine merge of a compound
+    SELECT ordered as a whole. Cutting each branch at the page size instead would read a
+    page's worth of rows from every branch (figures: docs/performance.md).
     """
 
     def branches(self):
@@ -381,9 +381,10 @@ def estimate_entries(branches, event_filter):
     reach. One statement; it reads at most ``PROBE`` entries in all.
 
     Reading a bounded number of entries newest first costs the same for every filter,
-    however dense; a count bounded higher (20,000) cost ~5 ms a filter on PostgreSQL, and
+    however dense; a count bounded higher (20,000) cost PostgreSQL too much a filter, and
     a lower bound ranked every dense filter the same. Density varies over time, but the
-    filters compared share one range, so the ranking holds where it matters.
+    filters compared share one range, so the ranking holds where it matters (figures:
+    docs/performance.md).
     """
     share = max(PROBE // len(branches), 100)
     parts = [

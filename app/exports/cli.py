@@ -6,9 +6,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app import database
 from app.exports import services
 from app.exports.worker import POLL_SECONDS, ExportWorker
-from app.extensions import db
 from app.orgs.cli import organization_or_fail
 
 exports_cli = AppGroup("exports", help="Run export jobs and manage export files.")
@@ -46,8 +46,8 @@ def work(once, poll):
 @exports_cli.command("expire")
 def expire():
     """Delete the files of exports past their expiry now (the worker also does this)."""
-    count = services.expire_exports()
-    db.session.commit()
+    with database.writes():
+        count = services.expire_exports()
     click.echo(f"Expired {count} export{'s' if count != 1 else ''}.")
 
 

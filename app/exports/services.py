@@ -16,6 +16,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -32,6 +33,7 @@ from app.extensions import db
 from app.ledger.models import ChainHead, Event
 from app.service_errors import ServiceError
 from app.timestamps import utcnow
+from app.trail import services as trail
 
 PAGE_ROWS = 2000  # rows fetched from the cursor at a time
 LEASE = timedelta(minutes=2)  # a running job whose heartbeat is older was abandoned
@@ -57,11 +59,14 @@ class InvalidDownload(Exception):
 # Creating exports --------------------------------------------------------------------
 
 
-def create_export(org, event_filter, format="csv", created_by=None, api_key_id=None, now=None):
+def create_export(
+    org, event_filter, format="csv", *, actor, created_by=None, api_key_id=None, now=None
+):
     """Ask for an export of the organization's events matching ``event_filter``.
 
     A relative date range is frozen to absolute times now. The job runs in the
-    background; a worker in this process is woken once the transaction commits.
+    background; a worker in this process is woken once the transaction commits. The
+    request is recorded in the organization's log with ``actor``.
     """
     if format not in set(ExportFormat):
         raise ServiceError("Choose CSV or NDJSON.", field="format")
@@ -80,8 +85,24 @@ def create_export(org, event_filter, format="csv", created_by=None, api_key_id=N
     )
     db.session.add(export)
     db.session.flush()
+    record(export, "dashboard.export_created", actor)
     event.listen(db.session(), "after_commit", wake_worker, once=True)
     return export
+
+
+def record(export, action, actor):
+    """Record something done with an export in its organization's log."""
+    trail.record(
+        export.organization_id,
+        action,
+        actor,
+        targets=[trail.Target("audit_log_export", export.id, download_name(export))],
+        metadata={
+            "format": export.format,
+            "rows": export.rows_written,
+            "filters": urlencode(export_filter(export).to_args(), doseq=True)[:500],
+        },
+    )
 
 
 def frozen_filter(event_filter, now):
@@ -163,40 +184,41 @@ def run_next_export(worker=None, now=None, should_stop=None):
 def claim_next_export(worker, now):
     """Take the oldest pending job, or one whose worker stopped renewing its lease."""
     while True:
-        export = db.session.scalar(
-            select(Export)
-            .where(
-                or_(
-                    Export.state == ExportState.PENDING,
-                    and_(Export.state == ExportState.RUNNING, Export.heartbeat_at < now - LEASE),
+        with database.writes():
+            export = db.session.scalar(
+                select(Export)
+                .where(
+                    or_(
+                        Export.state == ExportState.PENDING,
+                        and_(
+                            Export.state == ExportState.RUNNING,
+                            Export.heartbeat_at < now - LEASE,
+                        ),
+                    )
                 )
+                .order_by(Export.created_at, Export.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
             )
-            .order_by(Export.created_at, Export.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        if export is None:
-            db.session.commit()
-            return None
-        if export.state == ExportState.RUNNING:
-            remove_partial_files(export)
-            if export.attempts >= MAX_ATTEMPTS:
-                fail(
-                    export,
-                    f"The export was interrupted {export.attempts} times (its worker stopped "
-                    "or crashed while writing). Create it again.",
-                    now,
-                )
-                db.session.commit()
-                continue
-        export.state = ExportState.RUNNING
-        export.worker = worker
-        export.heartbeat_at = now
-        export.attempts += 1
-        export.rows_written = 0
-        export.updated_at = now
-        db.session.commit()
-        return export
+            if export is None:
+                return None
+            if export.state == ExportState.RUNNING:
+                remove_partial_files(export)
+                if export.attempts >= MAX_ATTEMPTS:
+                    fail(
+                        export,
+                        f"The export was interrupted {export.attempts} times (its worker "
+                        "stopped or crashed while writing). Create it again.",
+                        now,
+                    )
+                    continue
+            export.state = ExportState.RUNNING
+            export.worker = worker
+            export.heartbeat_at = now
+            export.attempts += 1
+            export.rows_written = 0
+            export.updated_at = now
+            return export
 
 
 def fail(export, reason, now):
@@ -253,8 +275,8 @@ def write_file(export, path, kind, lease, should_stop):
     event_filter = export_filter(export)
     if event_filter.errors:
         raise ValueError(f"stored filter does not parse: {event_filter.errors}")
-    conditions = pages.matching_conditions(export.organization_id, event_filter)
-    db.session.commit()  # the choice of conditions read through the session: end that read
+    with database.reads():  # the choice of conditions reads through the session
+        conditions = pages.matching_conditions(export.organization_id, event_filter)
     written = 0
     with database.read_only_connection() as connection:
         total = connection.scalar(select(func.count(Event.pk)).where(*conditions))
@@ -342,7 +364,7 @@ class Lease:
     def renew(self, **values):
         """Write progress and renew the lease; ``LostLease`` if another worker took over."""
         now = utcnow()
-        with db.engine.begin() as connection:
+        with database.write_connection() as connection:
             changed = connection.execute(
                 update(Export)
                 .where(
@@ -408,7 +430,7 @@ def sync_directory(directory):
 
 def expire_exports(now=None):
     """Delete the files of exports past their expiry and mark them ``expired``; returns how
-    many. The caller commits."""
+    many (in the caller's ``database.writes()``)."""
     now = now or utcnow()
     due = db.session.scalars(
         select(Export).where(Export.state == ExportState.READY, Export.expires_at <= now)
@@ -476,8 +498,9 @@ def file_path(export):
 def download_export(export, user=None, url_issued_at=None, ip_address=None):
     """Record a download of a ready export; the path of its file to send.
 
-    ``user`` for a member's download, ``url_issued_at`` for a signed URL's. Raises
-    ``ServiceError`` if the export has no file (not ready, or expired).
+    ``user`` for a member's download (also recorded in the organization's log),
+    ``url_issued_at`` for a signed URL's. Raises ``ServiceError`` if the export has no
+    file (not ready, or expired).
     """
     path = file_path(export)
     db.session.add(
@@ -491,6 +514,8 @@ def download_export(export, user=None, url_issued_at=None, ip_address=None):
         )
     )
     db.session.flush()
+    if user is not None:
+        record(export, "dashboard.export_downloaded", trail.user_actor(user))
     return path
 
 

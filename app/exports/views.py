@@ -1,7 +1,5 @@
 """The Exports page (list, progress while jobs run, download) and the viewer's Export button."""
 
-from urllib.parse import urlencode
-
 from flask import (
     Blueprint,
     abort,
@@ -19,7 +17,6 @@ from app import database
 from app.events.filters import EventFilter
 from app.exports import services
 from app.exports.forms import ExportForm
-from app.extensions import db
 from app.orgs.access import org_view
 from app.service_errors import ServiceError
 from app.timestamps import utcnow
@@ -61,19 +58,16 @@ def create(org):
     if problems:
         return render_exports(org, 422, problems=problems)
     try:
-        export = services.create_export(
-            org, event_filter, form.format.data, created_by=current_user
-        )
+        with database.writes():
+            export = services.create_export(
+                org,
+                event_filter,
+                form.format.data,
+                created_by=current_user,
+                actor=trail.user_actor(current_user),
+            )
     except ServiceError as error:
         return render_exports(org, 422, problems=[error.message])
-    trail.record(
-        org.id,
-        "dashboard.export_created",
-        current_user,
-        targets=[export_target(export)],
-        metadata=export_metadata(export),
-    )
-    db.session.commit()
     flash(
         f"Export started: a {form.format.data.upper()} file of the events you filtered. "
         "It appears below; download it when it is ready.",
@@ -92,19 +86,13 @@ def download(org, export_id):
     try:
         if request.method == "HEAD":  # a link preview, not a download: nothing to record
             return send_export(export, services.file_path(export))
-        database.writing()
-        path = services.download_export(export, user=current_user, ip_address=request.remote_addr)
+        with database.writes():
+            path = services.download_export(
+                export, user=current_user, ip_address=request.remote_addr
+            )
     except ServiceError as error:
         flash(error.message, "error")
         return redirect(url_for("exports.index", org_id=org.id), code=303)
-    trail.record(
-        org.id,
-        "dashboard.export_downloaded",
-        current_user,
-        targets=[export_target(export)],
-        metadata=export_metadata(export),
-    )
-    db.session.commit()
     return send_export(export, path)
 
 
@@ -119,17 +107,3 @@ def send_export(export, path):
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
-
-
-def export_target(export):
-    """An export as the target of a dashboard event."""
-    return trail.Target("audit_log_export", export.id, services.download_name(export))
-
-
-def export_metadata(export):
-    """What the log says about an export: its format, rows and filters (as URL arguments)."""
-    return {
-        "format": export.format,
-        "rows": export.rows_written,
-        "filters": urlencode(services.export_filter(export).to_args(), doseq=True)[:500],
-    }

@@ -10,6 +10,7 @@ import threading
 
 from flask import current_app
 
+from app import database
 from app.exports import services
 from app.extensions import db
 from app.timestamps import utcnow
@@ -59,8 +60,8 @@ class ExportWorker:
         """Expire old files, then run every waiting job; how many jobs ran."""
         with self.app.app_context():
             try:
-                services.expire_exports(utcnow())
-                db.session.commit()
+                with database.writes():
+                    services.expire_exports(utcnow())
                 ran = 0
                 while not self.stopping.is_set():
                     export = services.run_next_export(self.name, should_stop=self.stopping.is_set)

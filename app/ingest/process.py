@@ -10,9 +10,9 @@ handing them to a writer thread of their own process. Why:
   turns on SQLite's single write lock; one writer process puts every request in flight,
   whichever worker it came to, into the same transaction and fsync.
 - **No GIL shared with request threads.** A writer thread waits for the GIL after each of
-  its database calls while request threads hold it; under load that stretched a 0.6 ms
-  transaction to 5-8 ms, and the write lock with it. The writer process has one busy
-  thread.
+  its database calls while request threads hold it; under load those waits, not the
+  SQL, made up most of a transaction's time, with the write lock held through them
+  (figures: docs/performance.md). The writer process has one busy thread.
 
 Answers keep the in-process writer's promise: a request is answered only after the
 transaction holding its events has committed. If the writer process cannot be reached

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from app import database
 from app.ingest.models import IDEMPOTENCY_WINDOW, IdempotencyRecord
 from app.ledger.append import MAX_EVENTS_PER_TRANSACTION, BulkInsert, Prepared, appender_for
 from app.timestamps import utcnow
@@ -96,7 +97,7 @@ class EventWriter:
         """Prepare the job's rows (``Appender.prepare``) in the calling thread: the
         request's, before it hands the job over, so that none of that per-event work
         waits in the writer's single line. (Preparing 1,000-event batches in the writer
-        process kept it busy ~25% longer per batch.)"""
+        process kept it busy longer per batch; figures: docs/performance.md.)"""
         if job.prepared is None:
             job.prepared = self.appender.prepare(job.rows, job.targets)
         return job
@@ -200,7 +201,7 @@ class EventWriter:
         statement cost more than SQLite's for one-event transactions.
         """
         if self.connection is None:
-            self.connection = self.engine.raw_connection()
+            self.connection = database.writable(self.engine.raw_connection())
             if self.dialect == "sqlite":
                 # Lock waits are handled by _begin; PRAGMAs run outside any transaction.
                 self.connection.driver_connection.execute("PRAGMA busy_timeout=0")

@@ -6,7 +6,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from app.extensions import db
+from app import database
 from app.integrity import verify
 from app.orgs.cli import organization_or_fail
 
@@ -17,10 +17,9 @@ audit_cli = AppGroup("audit", help="Check that audit logs are intact.")
 @click.option("--org", "org_id", required=True, help="Organization id (org_...) to verify.")
 def verify_command(org_id):
     """Walk the organization's hash chain; exit status 0 if intact, 1 if not."""
-    org = organization_or_fail(org_id)
-    db.session.commit()  # end the lookup's transaction: the walk reads in its own
-    head = verify.read_head(org.id)
-    db.session.commit()
+    with database.reads():
+        org = organization_or_fail(org_id)
+        head = verify.read_head(org.id)
     with click.progressbar(
         length=head.count, label=f"Verifying {org.name}", file=sys.stderr
     ) as bar:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from app import database
 from app.extensions import db
 from app.integrity import verify
 from app.integrity.models import RunState, VerificationRun
@@ -107,16 +108,16 @@ def run_in_background(app, run_id):
         except Exception:
             logger.exception("verification run %s failed", run_id)
             db.session.rollback()
-            fail_run(run_id)
+            with database.writes():
+                fail_run(run_id)
         finally:
             db.session.remove()
 
 
 def execute_run(run_id):
     """Verify the run's organization, reporting progress on the run as it goes."""
-    run = db.session.get(VerificationRun, run_id)
-    org_id = run.organization_id
-    db.session.commit()
+    with database.reads():
+        org_id = db.session.get(VerificationRun, run_id).organization_id
     last_report = time.monotonic()
     checked = 0
 
@@ -124,11 +125,13 @@ def execute_run(run_id):
         nonlocal last_report, checked
         checked += count
         if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
-            report_progress(run_id, checked)
+            with database.writes():
+                report_progress(run_id, checked)
             last_report = time.monotonic()
 
     result = verify.verify_chain(org_id, progress=progress)
-    finish_run(run_id, result)
+    with database.writes():
+        finish_run(run_id, result)
 
 
 def report_progress(run_id, checked):
@@ -136,7 +139,7 @@ def report_progress(run_id, checked):
     run = db.session.get(VerificationRun, run_id)
     run.checked = checked
     run.updated_at = utcnow()
-    db.session.commit()
+    db.session.flush()
 
 
 def finish_run(run_id, result):
@@ -154,7 +157,6 @@ def finish_run(run_id, result):
         run.problem = result.finding.problem
         run.message = result.finding.message
     record_run(run)
-    db.session.commit()
 
 
 def fail_run(run_id):
@@ -167,7 +169,6 @@ def fail_run(run_id):
     run.message = "The verification stopped on an unexpected error; it has been logged."
     run.updated_at = run.finished_at = utcnow()
     record_run(run)
-    db.session.commit()
 
 
 def record_run(run):
@@ -176,7 +177,9 @@ def record_run(run):
     trail.record(
         run.organization_id,
         "dashboard.integrity_verified",
-        trail.Actor(run.requested_by_id or "unknown", run.requested_by_email or "unknown"),
+        trail.Actor(
+            trail.ACTOR_TYPE, run.requested_by_id or "unknown", run.requested_by_email or "unknown"
+        ),
         targets=[trail.Target("verification_run", run.id)],
         metadata={
             "result": run.state,

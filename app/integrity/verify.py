@@ -86,16 +86,14 @@ def read_head(org_id):
 def verify_chain(org_id, progress: Callable[[int], None] | None = None, page_size=PAGE_SIZE):
     """Walk the organization's chain from its purge checkpoint to the head it had when the
     walk began; ``progress(n)`` is called after each page with the events it checked."""
-    with database.reading_only():
+    with database.reads():  # each page reads in its own short transaction
         head = read_head(org_id)
-        db.session.commit()  # each page reads in its own short transaction
     walk = Walk(org_id, head.purged_through_seq, head.purged_through_hash)
     while walk.seq < head.seq and walk.finding is None:
-        with database.reading_only():
-            database.snapshot()  # a page's events and their targets as of one moment
+        # A page's events and their targets as of one moment.
+        with database.reads(snapshot=True):
             page = read_page(org_id, walk.seq, head.seq, page_size)
             checked = walk.check(page)
-            db.session.commit()
         if not page:
             walk.report(walk.gap(head))
         elif progress is not None:
@@ -215,12 +213,11 @@ class Walk:
         at or past it, and past the walk); if so, carry on from the new checkpoint."""
         if not self.follow_purges:
             return False
-        with database.reading_only():
-            db.session.commit()  # a fresh snapshot: SQLite's would predate the purge
-            head = db.session.get(ChainHead, self.org_id, populate_existing=True)
-            if head is None or head.purged_through_seq < max(seq, self.seq + 1):
-                return False
-            self.seq, self.previous = head.purged_through_seq, head.purged_through_hash
+        database.read_afresh()  # the page's snapshot would predate the purge
+        head = db.session.get(ChainHead, self.org_id, populate_existing=True)
+        if head is None or head.purged_through_seq < max(seq, self.seq + 1):
+            return False
+        self.seq, self.previous = head.purged_through_seq, head.purged_through_hash
         return True
 
     def hash_finding(self, stored, payload, following):

@@ -4,7 +4,7 @@ in the background with their progress."""
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 
-from app.extensions import db
+from app import database
 from app.integrity import services
 from app.integrity.forms import VerifyForm
 from app.orgs.access import org_view
@@ -40,14 +40,13 @@ def start(org):
     if not VerifyForm().validate_on_submit():
         abort(400)
     try:
-        run = services.create_run(org, current_user)
+        with database.writes():
+            run = services.create_run(org, current_user)
     except ServiceError as error:
-        db.session.rollback()
         run = services.active_run(org.id)
         if not wants_partial():
             flash(error.message, "info")
     else:
-        db.session.commit()
         services.start_run(run)
     if not wants_partial():
         return redirect(url_for("integrity.index", org_id=org.id), code=303)

@@ -3,10 +3,11 @@
 import click
 from flask.cli import AppGroup
 
-from app.extensions import db
+from app import database
 from app.keys import services
 from app.orgs.cli import organization_or_fail
 from app.service_errors import ServiceError
+from app.trail import services as trail
 
 keys_cli = AppGroup("keys", help="Manage API keys.")
 
@@ -20,12 +21,12 @@ org_option = click.option(
 @click.option("--name", required=True, help="What will use the key, e.g. the application.")
 def create(org_id, name):
     """Create a key and print its secret, which is shown only this once."""
-    org = organization_or_fail(org_id)
     try:
-        _key, secret = services.create_key(org, name)
+        with database.writes():
+            org = organization_or_fail(org_id)
+            _key, secret = services.create_key(org, name, actor=trail.cli_actor())
     except ServiceError as error:
         raise click.UsageError(error.message) from error
-    db.session.commit()
     click.echo(secret)
 
 
@@ -33,8 +34,9 @@ def create(org_id, name):
 @org_option
 def list_keys(org_id):
     """Print the organization's keys: id, prefix, name and state, one per line."""
-    org = organization_or_fail(org_id)
-    for key in services.keys_of(org):
+    with database.reads():
+        keys = services.keys_of(organization_or_fail(org_id))
+    for key in keys:
         state = "active" if key.is_active else "revoked"
         click.echo("\t".join([key.id, key.prefix, key.name, state]))
 
@@ -44,12 +46,12 @@ def list_keys(org_id):
 @org_option
 def revoke(key_id, org_id):
     """Revoke a key for good: requests using it are refused from now on."""
-    org = organization_or_fail(org_id)
-    key = services.get_key(org, key_id)
-    if key is None:
-        raise click.BadParameter(
-            f"{org.id} has no key with the id {key_id!r}.", param_hint="KEY_ID"
-        )
-    services.revoke_key(key)
-    db.session.commit()
+    with database.writes():
+        org = organization_or_fail(org_id)
+        key = services.get_key(org, key_id)
+        if key is None:
+            raise click.BadParameter(
+                f"{org.id} has no key with the id {key_id!r}.", param_hint="KEY_ID"
+            )
+        services.revoke_key(key, actor=trail.cli_actor())
     click.echo(f"Revoked {key.id} ({key.name}).")

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.keys.models import ApiKey
 from app.service_errors import ServiceError
 from app.timestamps import utcnow
+from app.trail import services as trail
 
 SECRET_PREFIX = "sk_"  # noqa: S105 - a prefix, not a secret
 # 48 URL-safe characters after the prefix (36 random bytes: 288 bits).
@@ -30,8 +31,11 @@ def hash_secret(secret):
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(org, name, created_by=None):
-    """Create a key for the organization; returns ``(key, secret)``. The secret is not stored."""
+def create_key(org, name, *, actor, created_by=None):
+    """Create a key for the organization; returns ``(key, secret)``. The secret is not stored.
+
+    Recorded in the organization's log with ``actor`` (``None`` records nothing: setup).
+    """
     name = (name or "").strip()
     if not name:
         raise ServiceError(
@@ -49,12 +53,13 @@ def create_key(org, name, created_by=None):
     )
     db.session.add(key)
     db.session.flush()
+    trail.record(org.id, "dashboard.api_key_created", actor, targets=[trail.api_key_target(key)])
     return key, secret
 
 
 # Built once: constructing the statement costs more than running it.
 KEY_BY_HASH = select(
-    ApiKey.id, ApiKey.organization_id, ApiKey.secret_hash, ApiKey.last_used_at
+    ApiKey.id, ApiKey.organization_id, ApiKey.name, ApiKey.secret_hash, ApiKey.last_used_at
 ).where(ApiKey.secret_hash == bindparam("digest"), ApiKey.revoked_at.is_(None))
 
 
@@ -64,6 +69,7 @@ class KnownKey:
 
     id: str
     organization_id: str
+    name: str
     last_used_at: datetime | None
     checked_at: float = 0.0  # time.monotonic() of the database lookup
 
@@ -121,7 +127,7 @@ def authenticate(secret):
     row = db.session.connection().execute(KEY_BY_HASH, {"digest": digest}).first()
     if row is None or not hmac.compare_digest(row.secret_hash, digest):
         return None
-    known = KnownKey(row.id, row.organization_id, row.last_used_at, time.monotonic())
+    known = KnownKey(row.id, row.organization_id, row.name, row.last_used_at, time.monotonic())
     cache.put(digest, known)
     return known
 
@@ -156,9 +162,12 @@ def get_key(org, key_id):
     )
 
 
-def revoke_key(key):
-    """Revoke a key for good; requests using it get 401 from now on."""
+def revoke_key(key, *, actor):
+    """Revoke a key for good; requests using it get 401 from now on (recorded once, with
+    ``actor``, when it was still active)."""
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         db.session.flush()
+        target = trail.api_key_target(key)
+        trail.record(key.organization_id, "dashboard.api_key_revoked", actor, [target])
     key_cache().forget(key.id)

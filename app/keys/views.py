@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from app.extensions import db
+from app import database
 from app.keys import services
 from app.keys.forms import ApiKeyForm
 from app.orgs.access import org_view
@@ -38,6 +38,7 @@ def index(org):
 
 
 @bp.post("/orgs/<org_id>/settings/api-keys")
+@database.writes
 @org_view(Role.ADMIN)
 def create(org):
     """Create a key and show its secret in this response, never again.
@@ -48,22 +49,18 @@ def create(org):
     form = ApiKeyForm()
     if form.validate_on_submit():
         try:
-            key, secret = services.create_key(org, form.name.data, created_by=current_user)
+            key, secret = services.create_key(
+                org, form.name.data, created_by=current_user, actor=trail.user_actor(current_user)
+            )
         except ServiceError as error:
             show_service_error(form, error)
         else:
-            trail.record(
-                org.id,
-                "dashboard.api_key_created",
-                current_user,
-                targets=[trail.api_key_target(key)],
-            )
-            db.session.commit()
             return render_keys(org, 201, new_key=key, secret=secret)
     return render_keys(org, 422, form=form)
 
 
 @bp.post("/orgs/<org_id>/settings/api-keys/<key_id>/revoke")
+@database.writes
 @org_view(Role.ADMIN)
 def revoke(org, key_id):
     """Revoke a key for good; it stays listed, marked revoked."""
@@ -72,11 +69,6 @@ def revoke(org, key_id):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    if key.is_active:
-        services.revoke_key(key)
-        trail.record(
-            org.id, "dashboard.api_key_revoked", current_user, targets=[trail.api_key_target(key)]
-        )
-    db.session.commit()
+    services.revoke_key(key, actor=trail.user_actor(current_user))
     flash(f"The key “{key.name}” has been revoked: requests using it are refused.", "success")
     return redirect(url_for("keys.index", org_id=org.id), code=303)

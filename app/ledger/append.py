@@ -234,9 +234,9 @@ class BulkInsert:
         """Insert dicts (keyed by column name) through a driver cursor, returning nothing:
         ``COPY ... FROM STDIN`` on PostgreSQL, the multi-row INSERT elsewhere.
 
-        On PostgreSQL, 1,000-event batches took 88 µs an event through the INSERT
-        statements (binding 7,500 parameters each, then planning them) and 23 µs through
-        COPY (``python -m bench.stages --database-url ...``); the values and their
+        On PostgreSQL, COPY loads a batch far faster than the INSERT statements, which
+        bind 7,500 parameters each and are then planned (``python -m bench.stages
+        --database-url ...``; figures: docs/performance.md); the values and their
         conversions are the same.
         """
         self.load_values(cursor, self.values(rows))
@@ -254,9 +254,9 @@ class BulkInsert:
         """Each row's values in column order, converted for the driver.
 
         The same object met again in a column is converted once: a job's ``received_at``
-        is every row's. Converting every timestamp afresh was a quarter of the writer
-        process's time for 1,000-event batches. (By identity, not equality: two equal
-        datetimes may still differ, e.g. in ``fold``.)
+        is every row's. Converting every timestamp afresh was a large share of the writer
+        process's time for 1,000-event batches (figures: docs/performance.md). (By
+        identity, not equality: two equal datetimes may still differ, e.g. in ``fold``.)
         """
         converted = {}  # (column index, id of the value) -> its driver value
         result = []

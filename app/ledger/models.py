@@ -33,7 +33,7 @@ class Event(db.Model):
     __table_args__ = (
         Index("ix_events_org_occurred", "organization_id", "occurred_at", "id"),
         # The viewer's filters each walk one of these in (occurred_at, id) order, so a page
-        # reads about as many index entries as it shows (app/events/filters.py).
+        # reads about as many index entries as it shows (app/events/pages.py).
         Index("ix_events_org_action_occurred", "organization_id", "action", "occurred_at", "id"),
         Index("ix_events_org_actor_occurred", "organization_id", "actor_id", "occurred_at", "id"),
         Index(

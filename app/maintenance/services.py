@@ -7,6 +7,7 @@ from time import monotonic
 from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app import database
 from app.exports import services as exports
 from app.extensions import db
 from app.maintenance.models import MaintenanceJob
@@ -36,12 +37,12 @@ class Lease:
 
     def renew(self, *_progress):
         """Hold the job for another LEASE from now (its own transaction)."""
-        renewed = db.session.execute(
-            update(JOBS)
-            .where(JOBS.c.name == self.name, JOBS.c.locked_by == self.owner[:100])
-            .values(locked_until=self.now() + LEASE)
-        ).rowcount
-        db.session.commit()
+        with database.writes():
+            renewed = db.session.execute(
+                update(JOBS)
+                .where(JOBS.c.name == self.name, JOBS.c.locked_by == self.owner[:100])
+                .values(locked_until=self.now() + LEASE)
+            ).rowcount
         if not renewed:
             logger.warning("the %s job's lease was lost: another process may run it", self.name)
 
@@ -54,8 +55,8 @@ def purge_expired(now, lease):
 
 def expire_exports(now, _lease):
     """Exports: delete the files of exports past their expiry (state ``expired``)."""
-    expired = exports.expire_exports(now)
-    db.session.commit()
+    with database.writes():
+        expired = exports.expire_exports(now)
     return f"{expired} expired"
 
 
@@ -81,19 +82,19 @@ def claim(owner, now, name=DAILY_JOB):
     """Take the job if it is due (not finished in the last day) and no live process holds
     it: one conditional UPDATE, so two processes can never both get it."""
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-    db.session.execute(
-        insert(JOBS).values(name=name).on_conflict_do_nothing(index_elements=["name"])
-    )
-    claimed = db.session.execute(
-        update(JOBS)
-        .where(
-            JOBS.c.name == name,
-            or_(JOBS.c.locked_until.is_(None), JOBS.c.locked_until < now),
-            or_(JOBS.c.last_finished_at.is_(None), JOBS.c.last_finished_at <= now - EVERY),
+    with database.writes():
+        db.session.execute(
+            insert(JOBS).values(name=name).on_conflict_do_nothing(index_elements=["name"])
         )
-        .values(locked_by=owner[:100], locked_until=now + LEASE, last_started_at=now)
-    ).rowcount
-    db.session.commit()
+        claimed = db.session.execute(
+            update(JOBS)
+            .where(
+                JOBS.c.name == name,
+                or_(JOBS.c.locked_until.is_(None), JOBS.c.locked_until < now),
+                or_(JOBS.c.last_finished_at.is_(None), JOBS.c.last_finished_at <= now - EVERY),
+            )
+            .values(locked_by=owner[:100], locked_until=now + LEASE, last_started_at=now)
+        ).rowcount
     return claimed == 1
 
 
@@ -102,10 +103,12 @@ def release(owner, now, result=None, name=DAILY_JOB):
     values = {"locked_by": None, "locked_until": None}
     if result is not None:
         values.update(last_finished_at=now, last_result=result[:500])
-    db.session.execute(
-        update(JOBS).where(JOBS.c.name == name, JOBS.c.locked_by == owner[:100]).values(**values)
-    )
-    db.session.commit()
+    with database.writes():
+        db.session.execute(
+            update(JOBS)
+            .where(JOBS.c.name == name, JOBS.c.locked_by == owner[:100])
+            .values(**values)
+        )
 
 
 def run_if_due(owner, now):

@@ -3,9 +3,10 @@
 import click
 from flask.cli import AppGroup
 
-from app.extensions import db
+from app import database
 from app.orgs import services
 from app.service_errors import ServiceError
+from app.trail import services as trail
 
 orgs_cli = AppGroup("orgs", help="Manage organizations.")
 
@@ -23,8 +24,8 @@ def organization_or_fail(org_id):
 def create(name):
     """Create an organization and print its id."""
     try:
-        org = services.create_organization(name)
+        with database.writes():
+            org = services.create_organization(name, actor=trail.cli_actor())
     except ServiceError as error:
         raise click.UsageError(error.message) from error
-    db.session.commit()
     click.echo(org.id)

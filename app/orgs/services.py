@@ -1,4 +1,8 @@
-"""The verbs of organizations: create them, manage who belongs and in which role."""
+"""The verbs of organizations: create them, manage who belongs and in which role.
+
+Each change is recorded in the organization's own log with its ``actor`` (see
+app/trail/services.py); ``actor=None`` records nothing, for seeding and test setup.
+"""
 
 from sqlalchemy import func, select
 
@@ -7,9 +11,10 @@ from app.accounts.models import User
 from app.extensions import db
 from app.orgs.models import Membership, Organization, Role
 from app.service_errors import Conflict, NotAllowed, ServiceError
+from app.trail import services as trail
 
 
-def create_organization(name, admin=None):
+def create_organization(name, *, actor, admin=None):
     """Create an organization; ``admin``, when given, becomes its first admin."""
     name = name.strip()
     if not name:
@@ -20,6 +25,7 @@ def create_organization(name, admin=None):
     if admin is not None:
         db.session.add(Membership(organization=org, user=admin, role=Role.ADMIN))
         db.session.flush()
+    trail.record(org.id, "dashboard.organization_created", actor, [trail.organization_target(org)])
     return org
 
 
@@ -28,13 +34,16 @@ def get_organization(org_id):
     return db.session.get(Organization, org_id)
 
 
-def rename_organization(org, name):
+def rename_organization(org, name, *, actor):
     """Change an organization's display name."""
     name = name.strip()
     if not name:
         raise ServiceError("Give the organization a name.", field="name")
-    org.name = name
+    previous, org.name = org.name, name
     db.session.flush()
+    if name != previous:
+        target, metadata = trail.organization_target(org), {"previous_name": previous}
+        trail.record(org.id, "dashboard.organization_renamed", actor, [target], metadata)
 
 
 def membership_for(user, org_id):
@@ -82,7 +91,7 @@ def get_membership(org, membership_id):
     )
 
 
-def add_member(org, email, role, password=None):
+def add_member(org, email, role, *, actor, password=None):
     """Add a person to the organization, creating their account if they have none.
 
     A new account needs ``password`` (the admin hands it over; the person can change it).
@@ -101,6 +110,7 @@ def add_member(org, email, role, password=None):
     membership = Membership(organization=org, user=user, role=role)
     db.session.add(membership)
     db.session.flush()
+    trail.record(org.id, "dashboard.member_added", actor, targets=[trail.member_target(membership)])
     return membership
 
 
@@ -112,21 +122,34 @@ def _admin_count(org):
     )
 
 
-def change_role(membership, role):
+def change_role(membership, role, *, actor):
     """Give a member another role; the last admin cannot be demoted."""
     role = Role(role)
     if membership.role == Role.ADMIN and role != Role.ADMIN:
         _refuse_if_last_admin(membership)
-    membership.role = role
+    previous, membership.role = membership.role, role
     db.session.flush()
+    if role != previous:
+        target = trail.member_target(membership)
+        metadata = {"role": role.value, "previous_role": previous.value}
+        trail.record(
+            org_id_of(membership), "dashboard.member_role_changed", actor, [target], metadata
+        )
 
 
-def remove_member(membership):
+def remove_member(membership, *, actor):
     """Take a member out of the organization; the last admin cannot be removed."""
     if membership.role == Role.ADMIN:
         _refuse_if_last_admin(membership)
+    target = trail.member_target(membership)
     db.session.delete(membership)
     db.session.flush()
+    trail.record(org_id_of(membership), "dashboard.member_removed", actor, [target])
+
+
+def org_id_of(membership):
+    """The id of the membership's organization."""
+    return membership.organization_id
 
 
 def _refuse_if_last_admin(membership):

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.extensions import db
+from app import database
 from app.orgs import services
 from app.orgs.access import org_view
 from app.orgs.forms import AddMemberForm, ConfirmForm, OrganizationForm, RoleForm
@@ -26,6 +26,7 @@ def index():
 
 
 @bp.route("/orgs/new", methods=["GET", "POST"])
+@database.writes
 @login_required
 def new():
     """Create an organization (superusers only); its creator becomes its admin."""
@@ -34,17 +35,12 @@ def new():
     form = OrganizationForm()
     if form.validate_on_submit():
         try:
-            org = services.create_organization(form.name.data, admin=current_user)
+            org = services.create_organization(
+                form.name.data, admin=current_user, actor=trail.user_actor(current_user)
+            )
         except ServiceError as error:
             show_service_error(form, error)
         else:
-            trail.record(
-                org.id,
-                "dashboard.organization_created",
-                current_user,
-                targets=[trail.organization_target(org)],
-            )
-            db.session.commit()
             flash(f"{org.name} has been created.", "success")
             return redirect(url_for("events.index", org_id=org.id), code=303)
     return render_template("orgs/new.html", form=form), 422 if request.method == "POST" else 200
@@ -77,32 +73,24 @@ def settings(org):
 
 
 @bp.post("/orgs/<org_id>/settings")
+@database.writes
 @org_view(Role.ADMIN)
 def rename(org):
     """Rename the organization."""
     form = OrganizationForm()
     if form.validate_on_submit():
-        previous = org.name
         try:
-            services.rename_organization(org, form.name.data)
+            services.rename_organization(org, form.name.data, actor=trail.user_actor(current_user))
         except ServiceError as error:
             show_service_error(form, error)
         else:
-            if org.name != previous:
-                trail.record(
-                    org.id,
-                    "dashboard.organization_renamed",
-                    current_user,
-                    targets=[trail.organization_target(org)],
-                    metadata={"previous_name": previous},
-                )
-            db.session.commit()
             flash("The organization has been renamed.", "success")
             return redirect(url_for("orgs.settings", org_id=org.id), code=303)
     return render_settings(org, 422, org_form=form)
 
 
 @bp.post("/orgs/<org_id>/members")
+@database.writes
 @org_view(Role.ADMIN)
 def add_member(org):
     """Add a member by email with a role."""
@@ -110,19 +98,15 @@ def add_member(org):
     if form.validate_on_submit():
         try:
             membership = services.add_member(
-                org, form.email.data, form.role.data, password=form.password.data
+                org,
+                form.email.data,
+                form.role.data,
+                password=form.password.data,
+                actor=trail.user_actor(current_user),
             )
         except ServiceError as error:
-            db.session.rollback()
             show_service_error(form, error)
         else:
-            trail.record(
-                org.id,
-                "dashboard.member_added",
-                current_user,
-                targets=[trail.member_target(membership)],
-            )
-            db.session.commit()
             flash(f"{membership.user.email} is now a member ({membership.role.value}).", "success")
             return redirect(url_for("orgs.settings", org_id=org.id), code=303)
     return render_settings(org, 422, add_form=form)
@@ -136,6 +120,7 @@ def _membership_or_404(org, membership_id):
 
 
 @bp.post("/orgs/<org_id>/members/<int:membership_id>/role")
+@database.writes
 @org_view(Role.ADMIN)
 def change_role(org, membership_id):
     """Change a member's role (never demoting the last admin)."""
@@ -143,26 +128,17 @@ def change_role(org, membership_id):
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
-    previous = membership.role
     try:
-        services.change_role(membership, form.role.data)
+        services.change_role(membership, form.role.data, actor=trail.user_actor(current_user))
     except ServiceError as error:
         flash(error.message, "error")
     else:
-        if membership.role != previous:
-            trail.record(
-                org.id,
-                "dashboard.member_role_changed",
-                current_user,
-                targets=[trail.member_target(membership)],
-                metadata={"role": membership.role.value, "previous_role": previous.value},
-            )
-        db.session.commit()
         flash(f"{membership.user.email} is now {membership.role.value}.", "success")
     return redirect(url_for("orgs.settings", org_id=org.id), code=303)
 
 
 @bp.post("/orgs/<org_id>/members/<int:membership_id>/remove")
+@database.writes
 @org_view(Role.ADMIN)
 def remove_member(org, membership_id):
     """Remove a member (never the last admin)."""
@@ -170,13 +146,10 @@ def remove_member(org, membership_id):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     email = membership.user.email
-    target = trail.member_target(membership)
     try:
-        services.remove_member(membership)
+        services.remove_member(membership, actor=trail.user_actor(current_user))
     except ServiceError as error:
         flash(error.message, "error")
     else:
-        trail.record(org.id, "dashboard.member_removed", current_user, targets=[target])
-        db.session.commit()
         flash(f"{email} has been removed.", "success")
     return redirect(url_for("orgs.settings", org_id=org.id), code=303)

@@ -16,6 +16,7 @@ from app.ledger.models import ChainHead, Event, EventTarget
 from app.orgs.models import Organization
 from app.service_errors import ServiceError
 from app.timestamps import utcnow
+from app.trail import services as trail
 
 # 1 to 11 months (30-day months), then 1 to 10 years (365-day years), as the contract lists.
 PERIODS = {f"{n}_MONTH{'S' if n > 1 else ''}": 30 * n for n in range(1, 12)} | {
@@ -24,15 +25,20 @@ PERIODS = {f"{n}_MONTH{'S' if n > 1 else ''}": 30 * n for n in range(1, 12)} | {
 ALLOWED_DAYS = sorted(PERIODS.values())
 
 
-def set_retention(org, days):
-    """Keep the organization's events for ``days`` days (one of the allowed periods)."""
+def set_retention(org, days, *, actor):
+    """Keep the organization's events for ``days`` days (one of the allowed periods); a
+    change is recorded in its log with ``actor``."""
     if days not in ALLOWED_DAYS:
         raise ServiceError(
             "Choose one of the periods: 30, 60, ... 330 days, or 365, 730, ... 3650 days.",
             field="retention_period_in_days",
         )
-    org.retention_period_in_days = days
+    previous, org.retention_period_in_days = org.retention_period_in_days, days
     db.session.flush()
+    if days != previous:
+        target = trail.organization_target(org)
+        metadata = {"retention_period_in_days": days, "previous_retention_period_in_days": previous}
+        trail.record(org.id, "dashboard.retention_changed", actor, [target], metadata)
 
 
 BATCH_SIZE = 5000
@@ -112,11 +118,8 @@ def expired_run(org_id, after_seq, cutoff, limit):
 def read_plan(as_of, org_id=None, counted=True):
     """``purge_plan`` in a read-only transaction of its own (commands and the daily job:
     SQLite's write lock stays free while it reads)."""
-    db.session.commit()
-    with database.reading_only():
-        plan = purge_plan(as_of, org_id, counted=counted)
-        db.session.commit()
-    return plan
+    with database.reads():
+        return purge_plan(as_of, org_id, counted=counted)
 
 
 def purge(as_of, org_id=None, batch_size=BATCH_SIZE, progress=None, plan=None):
@@ -133,8 +136,8 @@ def purge(as_of, org_id=None, batch_size=BATCH_SIZE, progress=None, plan=None):
     for report in plan:
         report.events, report.more = 0, False
         while True:
-            deleted = purge_batch(report, batch_size)
-            db.session.commit()
+            with database.writes():
+                deleted = purge_batch(report, batch_size)
             if progress is not None and deleted:
                 progress(deleted)
             if deleted < batch_size or report.finding is not None:
@@ -188,14 +191,14 @@ def purge_idempotency_records(as_of, batch_size=BATCH_SIZE):
     cutoff = as_of - IDEMPOTENCY_WINDOW
     total = 0
     while True:
-        ids = db.session.scalars(
-            select(IdempotencyRecord.id)
-            .where(IdempotencyRecord.created_at < cutoff)
-            .limit(batch_size)
-        ).all()
-        if ids:
-            db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids)))
-        db.session.commit()
+        with database.writes():
+            ids = db.session.scalars(
+                select(IdempotencyRecord.id)
+                .where(IdempotencyRecord.created_at < cutoff)
+                .limit(batch_size)
+            ).all()
+            if ids:
+                db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids)))
         total += len(ids)
         if len(ids) < batch_size:
             return total

@@ -4,7 +4,6 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from app import database
-from app.extensions import db
 from app.integrity import verify
 from app.orgs.access import org_view
 from app.orgs.models import Role
@@ -43,33 +42,24 @@ def settings(org):
 @bp.post("/orgs/<org_id>/settings/retention")
 @org_view(Role.ADMIN)
 def change(org):
-    """Set the retention period, recording the change in the organization's log."""
+    """Set the retention period (the service records the change in the organization's log)."""
     form = RetentionForm()
     if form.validate_on_submit():
-        previous = org.retention_period_in_days
         try:
-            services.set_retention(org, int(form.retention_period_in_days.data))
+            with database.writes():
+                services.set_retention(
+                    org,
+                    int(form.retention_period_in_days.data),
+                    actor=trail.user_actor(current_user),
+                )
         except ServiceError as error:
             show_service_error(form, error)
         else:
-            if previous != org.retention_period_in_days:
-                trail.record(
-                    org.id,
-                    "dashboard.retention_changed",
-                    current_user,
-                    targets=[trail.Target("organization", org.id, org.name)],
-                    metadata={
-                        "retention_period_in_days": org.retention_period_in_days,
-                        "previous_retention_period_in_days": previous,
-                    },
-                )
-            db.session.commit()
             flash(
                 f"Events are now kept for {org.retention_period_in_days} days after they are "
                 "received.",
                 "success",
             )
             return redirect(url_for("retention.settings", org_id=org.id), code=303)
-    db.session.rollback()  # nothing was changed: count what is due without the write lock
-    database.reading()
+    # Nothing was changed: what is due is counted in a read, without the write lock.
     return render_settings(org, form, 422)

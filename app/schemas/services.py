@@ -21,6 +21,7 @@ from app.schemas.definition import check_definition
 from app.schemas.models import Action, SchemaVersion
 from app.service_errors import ServiceError
 from app.timestamps import utcnow
+from app.trail import services as trail
 
 RECENT_DAYS = 30
 
@@ -45,11 +46,12 @@ def get_action(org_id, name):
     )
 
 
-def create_schema(org, action_name, body, created_by=None):
+def create_schema(org, action_name, body, *, actor, created_by=None):
     """Add a schema version for an action (creating the action if new).
 
-    A definition identical to the latest version returns that version. Returns
-    ``(version, created)``; raises ``InvalidDefinition`` listing every problem.
+    A definition identical to the latest version returns that version (and records
+    nothing). Returns ``(version, created)``; raises ``InvalidDefinition`` listing every
+    problem. A new version is recorded in the organization's log with ``actor``.
     """
     definition, problems = check_definition(action_name, body)
     if problems:
@@ -73,6 +75,13 @@ def create_schema(org, action_name, body, created_by=None):
     action.updated_at = now
     db.session.add(version)
     db.session.flush()
+    trail.record(
+        org.id,
+        "dashboard.schema_created" if version.version == 1 else "dashboard.schema_updated",
+        actor,
+        targets=[trail.action_target(action_name)],
+        metadata={"version": version.version},
+    )
     return version, True
 
 
@@ -97,7 +106,7 @@ def action_problems(org, action_name, body):
     return problems + schema_problems(action_name, body)
 
 
-def create_action(org, action_name, body, created_by=None):
+def create_action(org, action_name, body, *, actor, created_by=None):
     """Configure a new action with its first version; a name already in use is refused.
 
     ``create_schema`` adds versions to existing actions (the API's verb); this is the
@@ -106,7 +115,7 @@ def create_action(org, action_name, body, created_by=None):
     problems = action_problems(org, action_name, body)
     if problems:
         raise InvalidDefinition(problems)
-    version, _created = create_schema(org, action_name, body, created_by=created_by)
+    version, _created = create_schema(org, action_name, body, actor=actor, created_by=created_by)
     return version
 
 

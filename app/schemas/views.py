@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
+from app import database
 from app.extensions import db
 from app.orgs.access import org_view
 from app.orgs.models import Role
@@ -35,6 +36,7 @@ def index(org):
 
 
 @bp.route("/orgs/<org_id>/schemas/new", methods=["GET", "POST"])
+@database.writes
 @org_view(Role.ADMIN)
 def new(org):
     """Configure a new action and its first version."""
@@ -44,8 +46,8 @@ def new(org):
     name = form.name.data
     saved = save(
         form,
-        lambda body: record_version(
-            org, services.create_action(org, name, body, created_by=author())
+        lambda body: services.create_action(
+            org, name, body, actor=trail.user_actor(current_user), created_by=author()
         ),
         lambda body: services.action_problems(org, name, body),
     )
@@ -81,6 +83,7 @@ def action(org, name):
 
 
 @bp.route("/orgs/<org_id>/schemas/actions/<name>/edit", methods=["GET", "POST"])
+@database.writes
 @org_view(Role.ADMIN)
 def edit(org, name):
     """Create the action's next version, starting from the latest (versions never change)."""
@@ -93,8 +96,8 @@ def edit(org, name):
     form = VersionForm()
     saved = save(
         form,
-        lambda body: record_version(
-            org, *services.create_schema(org, found.name, body, created_by=author())
+        lambda body: services.create_schema(
+            org, found.name, body, actor=trail.user_actor(current_user), created_by=author()
         ),
         lambda body: services.schema_problems(found.name, body),
     )
@@ -142,7 +145,7 @@ def row_index():
 
 
 def save(form, write, problems_of):
-    """Check the form, then write its body through the service and commit.
+    """Check the form, then write its body through the service (in a savepoint).
 
     Returns what ``write`` returned, or ``None`` with every problem shown on the form:
     when the form's own checks fail, ``problems_of(body)`` adds the service's verdict on
@@ -153,12 +156,11 @@ def save(form, write, problems_of):
         form.show_problems(problems_of(body))
         return None
     try:
-        saved = write(body)
-        db.session.commit()
+        with db.session.begin_nested():
+            saved = write(body)
     except services.InvalidDefinition as error:
         form.show_problems(error.problems)
     except IntegrityError:  # someone saved the same action at the same moment
-        db.session.rollback()
         form.form_errors.append(
             "Someone else saved this action at the same moment. Reload the page and try again."
         )
@@ -177,20 +179,6 @@ def unknown_action(org, name):
     """An action that is not configured: back to the list, saying so."""
     flash(f"There is no action named “{name}” in {org.name}.", "error")
     return redirect(url_for("schemas.index", org_id=org.id), code=303)
-
-
-def record_version(org, version, created=True):
-    """Record a new schema version in the organization's log; returns ``(version,
-    created)`` (saving an identical definition creates no version, and records nothing)."""
-    if created:
-        trail.record(
-            org.id,
-            "dashboard.schema_created" if version.version == 1 else "dashboard.schema_updated",
-            current_user,
-            targets=[trail.action_target(version.action.name)],
-            metadata={"version": version.version},
-        )
-    return version, created
 
 
 def author():

@@ -1,11 +1,18 @@
-"""Recording what people do in the dashboard, as events in the affected organization's log.
+"""Recording changes to an organization's configuration, as events in its own log.
 
-Built-in actions live in the reserved ``dashboard.`` namespace: no schema can be created
-for it (app/schemas/definition.py), so the API, which refuses actions without a schema,
-can never forge one. They go through the same chain as every event, in the transaction
-of the change they record, so the change and its audit event commit together.
+The services that make a change record it (not the views), so a change made in the
+dashboard, through the API or from the command line lands in the log alike; the actor
+says where it came from: a dashboard user, an API key (id and name) or ``cli`` (the
+operating-system user who ran the command).
+
+Built-in actions live in the reserved ``dashboard.`` namespace, whatever door the change
+came through: no schema can be created for it (app/schemas/definition.py), so the API,
+which refuses actions without a schema, can never forge one. They go through the same
+chain as every event, in the transaction of the change they record, so the change and
+its audit event commit together.
 """
 
+import getpass
 from dataclasses import dataclass
 
 from flask import has_request_context, request
@@ -16,6 +23,9 @@ from app.ledger.shape import parse_event
 from app.timestamps import isoformat_exact, utcnow
 
 ACTOR_TYPE = "dashboard_user"
+API_KEY_ACTOR_TYPE = "api_key"
+CLI_ACTOR_TYPE = "cli"
+CLI_USER_AGENT = "auditlog-cli"
 UNKNOWN_LOCATION = "unknown"
 MAX_USER_AGENT = 1024
 
@@ -42,10 +52,40 @@ ACTIONS = {
 
 @dataclass(frozen=True)
 class Actor:
-    """A dashboard user as an event's actor (a User works as well)."""
+    """Who made a change: its type (``dashboard_user``, ``api_key``, ``cli``), id and name."""
 
+    type: str
     id: str
-    email: str
+    name: str
+
+
+def user_actor(user):
+    """A dashboard user (anything with ``id`` and ``email``) as the actor."""
+    return Actor(ACTOR_TYPE, user.id, user.email)
+
+
+def api_key_actor(key_id, name):
+    """An API key, by id and name (never its secret), as the actor."""
+    return Actor(API_KEY_ACTOR_TYPE, key_id, name)
+
+
+def cli_actor():
+    """The operating-system user running a command as the actor."""
+    user = os_user()
+    return Actor(CLI_ACTOR_TYPE, user, user)
+
+
+def os_user():
+    """The login name of the user running this process (``unknown`` if it has none)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (e.g. some containers)
+        return UNKNOWN_LOCATION
+
+
+def as_actor(who):
+    """An ``Actor`` as it is; a dashboard user (``id``, ``email``) as a ``dashboard_user``."""
+    return who if isinstance(who, Actor) else user_actor(who)
 
 
 @dataclass(frozen=True)
@@ -67,28 +107,32 @@ class Target:
 
 
 def request_context():
-    """The client's address and user agent for the current request (``unknown`` outside one)."""
+    """The client's address and user agent for the current request (outside one, a
+    command's: ``unknown`` and ``auditlog-cli``)."""
     if not has_request_context():
-        return Context(UNKNOWN_LOCATION, None)
+        return Context(UNKNOWN_LOCATION, CLI_USER_AGENT)
     # request.remote_addr is the proxy-corrected address when a proxy fix is installed.
     location = (request.remote_addr or UNKNOWN_LOCATION)[:256]
     user_agent = request.headers.get("User-Agent") or None
     return Context(location, user_agent[:MAX_USER_AGENT] if user_agent else None)
 
 
-def record(org_ids, action, user, targets=(), metadata=None, context=None):
-    """Record a dashboard action in each organization's log, in the current transaction.
+def record(org_ids, action, actor, targets=(), metadata=None, context=None):
+    """Record a built-in action in each organization's log, in the current transaction.
 
-    ``org_ids`` is one organization id or several; ``user`` has ``id`` and ``email``;
-    ``context`` defaults to the current request's. The caller commits (on SQLite, in a
-    transaction that may write: any POST, or after ``database.writing()``).
+    ``org_ids`` is one organization id or several; ``actor`` an ``Actor`` or a dashboard
+    user (``None`` records nothing: seeding and test setup); ``context`` defaults to the
+    current request's. It runs inside the caller's ``database.writes()``, which commits
+    it with the change.
     """
+    if actor is None:
+        return
     if action not in ACTIONS:
         raise ValueError(f"{action!r} is not a built-in dashboard action")
     org_ids = [org_ids] if isinstance(org_ids, str) else sorted(set(org_ids))
     if not org_ids:
         return
-    raw = build_event(action, user, targets, metadata, context or request_context())
+    raw = build_event(action, as_actor(actor), targets, metadata, context or request_context())
     parsed = parse_event(raw)
     received_at = utcnow()
     rows = [event_row(org_id, raw, parsed, received_at) for org_id in org_ids]
@@ -96,12 +140,12 @@ def record(org_ids, action, user, targets=(), metadata=None, context=None):
     append_rows(db.session.connection(), rows, targets)
 
 
-def build_event(action, user, targets, metadata, context):
+def build_event(action, actor, targets, metadata, context):
     """The event, as the API would have accepted it."""
     event = {
         "action": action,
         "occurred_at": isoformat_exact(utcnow()),
-        "actor": {"type": ACTOR_TYPE, "id": user.id, "name": user.email},
+        "actor": {"type": actor.type, "id": actor.id, "name": actor.name},
         "targets": [target_json(target) for target in targets],
         "context": {"location": context.location},
     }

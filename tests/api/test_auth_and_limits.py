@@ -39,7 +39,7 @@ def test_missing_malformed_or_unknown_keys_get_401(client, api_org, method, path
 def test_revoked_keys_get_401(app, client, api_org, make_key, method, path):
     secret = make_key(api_org)
     with app.app_context():
-        keys.revoke_key(db.session.get(ApiKey, keys.authenticate(secret).id))
+        keys.revoke_key(db.session.get(ApiKey, keys.authenticate(secret).id), actor=None)
         db.session.commit()
     response = call(client, method, path.format(org=api_org), {"Authorization": f"Bearer {secret}"})
     assert response.status_code == 401

@@ -31,9 +31,10 @@ def run_jobs(app):
 
 
 def ids_in(csv_bytes):
-    """The event ids in an export's CSV, in order."""
+    """The ids of the sent events in an export's CSV, in order (without the built-in
+    ``dashboard.export_created`` the request itself added to the log)."""
     rows = csv.DictReader(io.StringIO(csv_bytes.decode("utf-8-sig"), newline=""))
-    return [row["id"] for row in rows]
+    return [row["id"] for row in rows if not row["action"].startswith("dashboard.")]
 
 
 @pytest.fixture
@@ -96,7 +97,8 @@ def test_filters_or_within_a_list_and_across_lists(app, api, client, world, filt
     data = response.get_data()
     response.close()
     if filters.get("format") == "ndjson":
-        ids = [json.loads(line)["id"] for line in data.decode().splitlines()]
+        lines = [json.loads(line) for line in data.decode().splitlines()]
+        ids = [line["id"] for line in lines if not line["action"].startswith("dashboard.")]
     else:
         ids = ids_in(data)
     assert ids == [world[i] for i in expected]

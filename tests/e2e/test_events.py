@@ -39,7 +39,7 @@ def acme(app, make_org, make_user, make_events, sign_in):
     with app.app_context():
         org = orgs.get_organization(org_id)
         for action in ACTIONS:
-            create_schema(org, action, {"targets": [{"type": "document"}]})
+            create_schema(org, action, {"targets": [{"type": "document"}]}, actor=None)
         db.session.commit()
     events = [event(i * 7, ACTIONS[0] if i % 15 < 8 else ACTIONS[1 + i % 2], i) for i in range(150)]
     make_events(org_id, *events)

@@ -43,7 +43,7 @@ def acme(app, make_org, make_user, make_events, sign_in):
     with app.app_context():
         org = orgs.get_organization(org_id)
         for action in ("document.viewed", "user.signed_in"):
-            create_schema(org, action, {"targets": [{"type": "document"}]})
+            create_schema(org, action, {"targets": [{"type": "document"}]}, actor=None)
         db.session.commit()
     make_events(
         org_id,
@@ -144,6 +144,7 @@ def test_an_api_exports_filters_open_in_the_viewer(page, app, acme, screenshot):
                 actor_ids=("user_1", "user_2"),
                 target_types=("document",),
             ),
+            actor=None,
         )
         db.session.commit()
     run_jobs(app)
