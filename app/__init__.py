@@ -141,6 +141,8 @@ def register_request_hooks(app):
     """Error pages, security headers, the layout's context and the first-run redirect."""
     from app.accounts.services import load_user
     from app.exports import worker as export_worker
+    from app.integrity.services import VerificationQueue
+    from app.jobs import runner
     from app.maintenance import scheduler
     from app.orgs import layout
     from app.web.errors import register_error_handlers
@@ -153,5 +155,8 @@ def register_request_hooks(app):
     app.before_request(layout.require_setup)
     app.context_processor(layout.layout_context)
     login_manager.user_loader(load_user)
-    scheduler.init_app(app)
-    export_worker.init_app(app)
+    # One job runner per process: exports and the daily job as configured, and
+    # verification runs always (they are asked for in this process's dashboard).
+    runner.init_app(
+        app, [export_worker.queue_for(app), scheduler.queue_for(app), VerificationQueue()]
+    )

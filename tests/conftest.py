@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.accounts import services as accounts
 from app.extensions import db, limiter
+from app.jobs import runner as job_runner
 from app.orgs import services as orgs
 from app.orgs.models import Role
 
@@ -85,14 +86,10 @@ def app(database, tmp_path):
     with app.app_context():
         empty_tables()
     yield app
-    for thread in app.extensions.get("auditlog.verification_threads", {}).values():
-        thread.join()
+    job_runner.stop(app)
     writer = app.extensions.get("auditlog.event_writer")
     if writer is not None:
         writer.stop()
-    export_worker = app.extensions.get("auditlog.export_worker")
-    if export_worker is not None:
-        export_worker.stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -351,6 +348,25 @@ def seed_event(**changes):
     return event
 
 
+def run_in_threads(target, arguments):
+    """Call ``target(*args)`` for every ``args`` in ``arguments``, each in a thread of its own,
+    all at once; wait for them and return the exceptions they raised (a test wants none)."""
+    errors = []
+
+    def run(*args):
+        try:
+            target(*args)
+        except Exception as error:  # returned, so that the test reports it
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=args) for args in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 @pytest.fixture
 def make_events(app):
     """Store events (raw API dicts) for an organization as the API would, without schema
@@ -373,3 +389,17 @@ def make_events(app):
             return newest[::-1]
 
     return make
+
+
+def signal_rounds(queue):
+    """An event set after each round the queue runs (the test clears it)."""
+    rounds = threading.Event()
+    original = queue.run_once
+
+    def counted(runner):
+        ran = original(runner)
+        rounds.set()
+        return ran
+
+    queue.run_once = counted
+    return rounds

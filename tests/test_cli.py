@@ -9,6 +9,12 @@ from app.extensions import db
 from app.orgs.models import Membership, Organization, Role
 
 
+def users_create(runner, email, org_id, role, *options, **kwargs):
+    """Run ``flask users create EMAIL --org ORG_ID --role ROLE [OPTIONS]``."""
+    args = ["users", "create", email, "--org", org_id, "--role", role, *options]
+    return runner.invoke(args=args, **kwargs)
+
+
 def test_orgs_create_prints_the_new_id(app, runner):
     result = runner.invoke(args=["orgs", "create", "Acme Inc."])
     assert result.exit_code == 0, result.output
@@ -20,18 +26,8 @@ def test_orgs_create_prints_the_new_id(app, runner):
 
 def test_users_create_with_password(app, runner, make_org):
     org_id = make_org("Acme")
-    result = runner.invoke(
-        args=[
-            "users",
-            "create",
-            "Ann@Example.com",
-            "--org",
-            org_id,
-            "--role",
-            "viewer",
-            "--password",
-            "long enough password",
-        ]
+    result = users_create(
+        runner, "Ann@Example.com", org_id, "viewer", "--password", "long enough password"
     )
     assert result.exit_code == 0, result.output
     with app.app_context():
@@ -42,17 +38,12 @@ def test_users_create_with_password(app, runner, make_org):
 
 def test_users_create_prompts_for_the_password(app, runner, make_org, auth):
     org_id = make_org("Acme")
-    result = runner.invoke(
-        args=[
-            "users",
-            "create",
-            "root@example.com",
-            "--org",
-            org_id,
-            "--role",
-            "admin",
-            "--superuser",
-        ],
+    result = users_create(
+        runner,
+        "root@example.com",
+        org_id,
+        "admin",
+        "--superuser",
         input="long enough password\nlong enough password\n",
     )
     assert result.exit_code == 0, result.output
@@ -63,66 +54,18 @@ def test_users_create_prompts_for_the_password(app, runner, make_org, auth):
 
 
 def test_users_create_refuses_unknown_org_and_bad_role(runner, make_org):
-    result = runner.invoke(
-        args=[
-            "users",
-            "create",
-            "a@example.com",
-            "--org",
-            "org_nope",
-            "--role",
-            "admin",
-            "--password",
-            "x" * 12,
-        ]
-    )
+    result = users_create(runner, "a@example.com", "org_nope", "admin", "--password", "x" * 12)
     assert result.exit_code == 2
     assert "no organization has the id" in result.output
     org_id = make_org()
-    result = runner.invoke(
-        args=[
-            "users",
-            "create",
-            "a@example.com",
-            "--org",
-            org_id,
-            "--role",
-            "owner",
-            "--password",
-            "x" * 12,
-        ]
-    )
+    result = users_create(runner, "a@example.com", org_id, "owner", "--password", "x" * 12)
     assert result.exit_code == 2
 
 
 def test_users_create_refuses_a_taken_email_and_a_short_password(runner, make_org, make_user):
     org_id = make_org()
     make_user("taken@example.com")
-    result = runner.invoke(
-        args=[
-            "users",
-            "create",
-            "taken@example.com",
-            "--org",
-            org_id,
-            "--role",
-            "admin",
-            "--password",
-            "x" * 12,
-        ]
-    )
+    result = users_create(runner, "taken@example.com", org_id, "admin", "--password", "x" * 12)
     assert result.exit_code == 2 and "already exists" in result.output
-    result = runner.invoke(
-        args=[
-            "users",
-            "create",
-            "new@example.com",
-            "--org",
-            org_id,
-            "--role",
-            "admin",
-            "--password",
-            "short",
-        ]
-    )
+    result = users_create(runner, "new@example.com", org_id, "admin", "--password", "short")
     assert result.exit_code == 2 and "at least 10" in result.output

@@ -17,12 +17,14 @@ from app.events.filters import EventFilter
 from app.exports import services
 from app.exports.formats import CSV_HEADER
 from app.exports.models import Export, ExportDownload, ExportState
-from app.exports.worker import ExportWorker
+from app.exports.worker import ExportQueue
 from app.extensions import db
+from app.jobs.runner import Runner
 from app.ledger.models import Event
 from app.orgs import services as orgs
 from app.orgs.models import Role
 from app.timestamps import isoformat, isoformat_exact, utcnow
+from tests.conftest import signal_rounds
 from tests.filter_cases import FILTER_CASES, WORLD, event
 
 CONTRACT_HEADER = (
@@ -68,11 +70,9 @@ def unprefixed(cell):
 
 
 @pytest.fixture
-def org_id(make_org, make_user):
-    """Acme, with an admin (so the app is past first-run setup)."""
-    org_id = make_org("Acme")
-    make_user("admin@example.com", org_id)
-    return org_id
+def org_id(api_org):
+    """Acme, with an admin (so the app is past first-run setup); conftest's ``api_org``."""
+    return api_org
 
 
 @pytest.fixture
@@ -496,17 +496,10 @@ def test_files_are_written_under_the_configured_directory(app, org_id, world, tm
 
 
 def test_the_thread_worker_runs_jobs_when_woken(app, org_id, world):
-    worker = ExportWorker(app, poll_seconds=30)
-    app.extensions["auditlog.export_worker"] = worker
-    rounds = threading.Event()
-    original = worker.run_once
-
-    def counted():
-        ran = original()
-        rounds.set()
-        return ran
-
-    worker.run_once = counted
+    queue = ExportQueue(poll_seconds=30)
+    worker = Runner(app, [queue])
+    app.extensions["auditlog.job_runner"] = worker
+    rounds = signal_rounds(queue)
     worker.start()
     export_id = create(app, org_id)  # its commit wakes the worker
     for _ in range(5):

@@ -17,7 +17,7 @@ from app.ledger.append import event_row, target_rows
 from app.ledger.models import GENESIS_HASH, Event
 from app.ledger.shape import parse_event
 from app.timestamps import utcnow
-from tests.conftest import seed_event
+from tests.conftest import run_in_threads, seed_event
 from tests.test_exports import export_events, file_of
 
 
@@ -194,67 +194,38 @@ def payload_of(app, org_id, seq):
         )
 
 
-@pytest.mark.parametrize(
-    ("tamper", "seq", "problem"),
-    [
-        pytest.param(
-            "UPDATE events SET payload = replace(payload, 'User 4', 'Mallory') "
-            "WHERE organization_id = :org AND seq = 5",
-            5,
-            verify.Problem.CHANGED,
-            id="edited payload",
-        ),
-        pytest.param(
-            "UPDATE events SET actor_name = 'Mallory' WHERE organization_id = :org AND seq = 6",
-            6,
-            verify.Problem.CHANGED,
-            id="edited indexed column",
-        ),
-        pytest.param(
-            "UPDATE events SET search_text = 'x' WHERE organization_id = :org AND seq = 4",
-            4,
-            verify.Problem.CHANGED,
-            id="edited search text (hides the event from searches)",
-        ),
-        pytest.param(
-            "UPDATE events SET occurred_at = received_at WHERE organization_id = :org AND seq = 2",
-            2,
-            verify.Problem.CHANGED,
-            id="edited time column",
-        ),
-        pytest.param(
-            "UPDATE event_targets SET name = 'Other team' WHERE event_id = "
-            "(SELECT id FROM events WHERE organization_id = :org AND seq = 7) AND position = 0",
-            7,
-            verify.Problem.CHANGED,
-            id="edited target row",
-        ),
-        pytest.param(
-            "DELETE FROM event_targets WHERE event_id = "
-            "(SELECT id FROM events WHERE organization_id = :org AND seq = 3) AND position = 1",
-            3,
-            verify.Problem.CHANGED,
-            id="deleted target row",
-        ),
-        pytest.param(
-            "UPDATE events SET hash = :fake WHERE organization_id = :org AND seq = 8",
-            8,
-            verify.Problem.CHANGED,
-            id="edited hash",
-        ),
-        pytest.param(
-            "UPDATE events SET payload = 'not json' WHERE organization_id = :org AND seq = 9",
-            9,
-            verify.Problem.CHANGED,
-            id="unreadable payload",
-        ),
-    ],
-)
-def test_tampering_is_caught_at_its_seq(app, chained, tamper, seq, problem):
-    execute(app, tamper, org=chained, fake="f" * 64)
+def edit_event(assignment):
+    """A statement that edits the event at ``:seq``: ``UPDATE events SET <assignment>``."""
+    return f"UPDATE events SET {assignment} WHERE organization_id = :org AND seq = :seq"
+
+
+def of_targets(statement, position):
+    """``statement`` on the target at ``position`` of the event at ``:seq``."""
+    return (
+        f"{statement} WHERE position = {position} AND event_id = "
+        "(SELECT id FROM events WHERE organization_id = :org AND seq = :seq)"
+    )
+
+
+# Ways someone with database access might change one event: the seq, the statement.
+TAMPERING = {
+    "edited payload": (5, edit_event("payload = replace(payload, 'User 4', 'Mallory')")),
+    "edited indexed column": (6, edit_event("actor_name = 'Mallory'")),
+    "edited search text (hides the event from searches)": (4, edit_event("search_text = 'x'")),
+    "edited time column": (2, edit_event("occurred_at = received_at")),
+    "edited target row": (7, of_targets("UPDATE event_targets SET name = 'Other team'", 0)),
+    "deleted target row": (3, of_targets("DELETE FROM event_targets", 1)),
+    "edited hash": (8, edit_event("hash = :fake")),
+    "unreadable payload": (9, edit_event("payload = 'not json'")),
+}
+
+
+@pytest.mark.parametrize(("seq", "tamper"), TAMPERING.values(), ids=list(TAMPERING))
+def test_tampering_is_caught_at_its_seq(app, chained, seq, tamper):
+    execute(app, tamper, org=chained, seq=seq, fake="f" * 64)
     result = verify_org(app, chained)
     assert not result.ok
-    assert (result.finding.seq, result.finding.problem) == (seq, problem)
+    assert (result.finding.seq, result.finding.problem) == (seq, verify.Problem.CHANGED)
     assert result.checked == seq - 1
 
 
@@ -271,19 +242,22 @@ def delete_event(app, org_id, seq):
     )
 
 
+def assert_missing(app, org_id, seq, message):
+    """Verification finds events missing at ``seq`` and says which in ``message``."""
+    result = verify_org(app, org_id)
+    assert (result.finding.seq, result.finding.problem) == (seq, verify.Problem.MISSING)
+    assert message in result.finding.message
+
+
 def test_a_deleted_event_is_missing_at_its_seq(app, chained):
     delete_event(app, chained, 4)
-    result = verify_org(app, chained)
-    assert (result.finding.seq, result.finding.problem) == (4, verify.Problem.MISSING)
-    assert "seq 4" in result.finding.message
+    assert_missing(app, chained, 4, "seq 4")
 
 
 def test_deleted_newest_events_are_missing(app, chained):
     delete_event(app, chained, 10)
     delete_event(app, chained, 9)
-    result = verify_org(app, chained)
-    assert (result.finding.seq, result.finding.problem) == (9, verify.Problem.MISSING)
-    assert "seq 9 to 10" in result.finding.message
+    assert_missing(app, chained, 9, "seq 9 to 10")
 
 
 def test_a_rewritten_seq_hides_no_deletion(app, chained):
@@ -357,24 +331,16 @@ def test_the_chain_stays_linear_under_concurrent_writers(app, make_org):
     with app.app_context():
         writers = [EventWriter(db.engine) for _ in range(4)]
     start = threading.Barrier(len(writers))
-    errors = []
 
     def feed(writer, index):
-        try:
-            with app.app_context():
-                start.wait()
-                for round_ in range(6):
-                    for org_id in (first, second) if (index + round_) % 2 else (second, first):
-                        rows, targets = concurrent_rows(org_id, 5, f"w{index}r{round_}")
-                        writer.submit(Job(org_id, rows, targets))
-        except Exception as error:  # reported below, with the thread's name
-            errors.append(error)
+        with app.app_context():
+            start.wait()
+            for round_ in range(6):
+                for org_id in (first, second) if (index + round_) % 2 else (second, first):
+                    rows, targets = concurrent_rows(org_id, 5, f"w{index}r{round_}")
+                    writer.submit(Job(org_id, rows, targets))
 
-    threads = [threading.Thread(target=feed, args=(w, i)) for i, w in enumerate(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_in_threads(feed, [(w, i) for i, w in enumerate(writers)])
     for writer in writers:
         writer.stop()
     assert errors == []

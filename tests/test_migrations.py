@@ -24,6 +24,7 @@ REVISIONS = [
     "b5d7e9f1a3c2",
     "d8f2a4c6e0b1",
     "e3b7c9d1f5a2",
+    "f4c6a8e0b2d4",
 ]
 
 

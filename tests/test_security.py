@@ -46,15 +46,20 @@ def test_404_page_is_in_the_layout(client, org_admin):
     assert "Page not found" in page and 'class="topbar"' in page
 
 
-def test_500_page_shows_no_internals(app, client, make_user):
+def get_a_crash(app, client, path):
+    """GET ``path`` from a view that raises, with errors handled as in production."""
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    make_user("a@example.com")
 
-    @app.get("/boom")
+    @app.get(path)
     def boom():
         raise RuntimeError("secret internals")
 
-    response = client.get("/boom")
+    return client.get(path)
+
+
+def test_500_page_shows_no_internals(app, client, make_user):
+    make_user("a@example.com")
+    response = get_a_crash(app, client, "/boom")
     assert response.status_code == 500
     page = response.get_data(as_text=True)
     assert "Something went wrong" in page and "secret internals" not in page
@@ -70,14 +75,8 @@ def test_api_paths_get_json_errors(client, make_user, path):
 
 
 def test_api_server_errors_are_json(app, client, make_user):
-    app.config["PROPAGATE_EXCEPTIONS"] = False
     make_user("a@example.com")
-
-    @app.get("/audit_logs/boom")
-    def boom():
-        raise RuntimeError("secret internals")
-
-    response = client.get("/audit_logs/boom")
+    response = get_a_crash(app, client, "/audit_logs/boom")
     assert response.status_code == 500
     assert response.get_json() == {
         "message": "Something went wrong on our side; it has been logged.",

@@ -1,7 +1,5 @@
 """The event writer: group commit, isolation of a bad job, idempotency claims."""
 
-import threading
-
 import orjson
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +9,7 @@ from app.ingest.services import event_writer
 from app.ingest.writer import CACHE_KIB, Job, idempotency_record
 from app.ledger.models import Event, EventTarget
 from app.timestamps import utcnow
+from tests.conftest import run_in_threads
 
 
 def row(org_id, event_id, action="user.signed_in"):
@@ -76,21 +75,12 @@ def test_a_key_used_twice_in_one_group_stores_once(app, make_org):
 
 def test_submit_from_many_threads(app, make_org):
     org_id = make_org()
-    errors = []
 
     def send(index):
         with app.app_context():
-            try:
-                event_writer().submit(Job(org_id, [row(org_id, f"evt_{index}")], []))
-            except Exception as error:  # pragma: no cover - reported below
-                errors.append(error)
+            event_writer().submit(Job(org_id, [row(org_id, f"evt_{index}")], []))
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(40)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_in_threads(send, [(i,) for i in range(40)]) == []
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Event)) == 40
 

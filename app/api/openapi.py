@@ -24,9 +24,14 @@ def json_content(schema):
     return {"application/json": {"schema": schema}}
 
 
+def json_response(description, schema):
+    """A documented response with a JSON body."""
+    return {"description": description, "content": json_content(schema)}
+
+
 def error_response(description):
     """A documented error response."""
-    return {"description": description, "content": json_content(ref("Error"))}
+    return json_response(description, ref("Error"))
 
 
 COMMON_ERRORS = {
@@ -68,6 +73,7 @@ LIST_PARAMETERS = [
 ORG_ID = {"name": "org_id", "in": "path", "required": True, "schema": {"type": "string"}}
 EXPORT_ID = {"name": "export_id", "in": "path", "required": True, "schema": {"type": "string"}}
 ACTION = {"name": "action", "in": "path", "required": True, "schema": {"type": "string"}}
+NOT_FOUND = {"404": error_response("Not found, or another organization's.")}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -92,6 +98,14 @@ def list_of(item):
                 "properties": {"before": cursor, "after": cursor},
             },
         },
+    }
+
+
+def page_responses(item):
+    """The responses of a list endpoint: a page of ``item``, or bad list parameters."""
+    return {
+        "200": json_response("A page.", list_of(item)),
+        "422": error_response("Invalid list parameters."),
     }
 
 
@@ -213,9 +227,22 @@ def operation(summary, responses, body=None, parameters=(), errors=COMMON_ERRORS
     return op
 
 
+def ingest_operation(summary, body, stored):
+    """A POST that stores events: ``body`` in, ``stored`` out, repeatable with a key."""
+    return operation(
+        summary,
+        {
+            "200": json_response("Stored.", stored),
+            **NOT_FOUND,
+            "409": error_response("Idempotency-Key reused with a different body."),
+        },
+        body=ref(body),
+        parameters=[IDEMPOTENCY_KEY],
+    )
+
+
 def document(server_url):
     """The whole OpenAPI document."""
-    not_found = {"404": error_response("Not found, or another organization's.")}
     success = {
         "type": "object",
         "required": ["success"],
@@ -226,25 +253,24 @@ def document(server_url):
         "required": ["success", "count"],
         "properties": {"success": {"const": True}, "count": {"type": "integer"}},
     }
-    idempotent = {"409": error_response("Idempotency-Key reused with a different body.")}
+    configuration = {
+        "type": "object",
+        "required": ["organization_id", "retention_period_in_days", "state"],
+        "properties": {
+            "organization_id": {"type": "string"},
+            "retention_period_in_days": {"type": ["integer", "null"]},
+            "state": {"type": "string", "enum": ["active", "inactive", "disabled"]},
+        },
+    }
     retention_paths = {
         "get": operation(
             "Get the retention period",
-            {
-                "200": {"description": "The period.", "content": json_content(ref("Retention"))},
-                **not_found,
-            },
+            {"200": json_response("The period.", ref("Retention")), **NOT_FOUND},
             parameters=[ORG_ID],
         ),
         "put": operation(
             "Set the retention period",
-            {
-                "200": {
-                    "description": "The new period.",
-                    "content": json_content(ref("Retention")),
-                },
-                **not_found,
-            },
+            {"200": json_response("The new period.", ref("Retention")), **NOT_FOUND},
             body=ref("RetentionUpdate"),
             parameters=[ORG_ID],
         ),
@@ -261,66 +287,33 @@ def document(server_url):
         "security": [{"bearer": []}],
         "paths": {
             "/audit_logs/events": {
-                "post": operation(
-                    "Create an event",
-                    {
-                        "200": {"description": "Stored.", "content": json_content(success)},
-                        **not_found,
-                        **idempotent,
-                    },
-                    body=ref("SingleRequest"),
-                    parameters=[IDEMPOTENCY_KEY],
-                )
+                "post": ingest_operation("Create an event", "SingleRequest", success)
             },
             "/audit_logs/events/batch": {
-                "post": operation(
-                    "Create 1 to 1,000 events, all or none",
-                    {
-                        "200": {"description": "Stored.", "content": json_content(batch_success)},
-                        **not_found,
-                        **idempotent,
-                    },
-                    body=ref("BatchRequest"),
-                    parameters=[IDEMPOTENCY_KEY],
+                "post": ingest_operation(
+                    "Create 1 to 1,000 events, all or none", "BatchRequest", batch_success
                 )
             },
             "/audit_logs/actions": {
                 "get": operation(
                     "List actions with their latest schema",
-                    {
-                        "200": {
-                            "description": "A page.",
-                            "content": json_content(list_of(ref("AuditLogAction"))),
-                        },
-                        "422": error_response("Invalid list parameters."),
-                    },
+                    page_responses(ref("AuditLogAction")),
                     parameters=LIST_PARAMETERS,
                 )
             },
             "/audit_logs/actions/{action}/schemas": {
                 "get": operation(
                     "List an action's schema versions",
-                    {
-                        "200": {
-                            "description": "A page.",
-                            "content": json_content(list_of(ref("AuditLogSchema"))),
-                        },
-                        "422": error_response("Invalid list parameters."),
-                        **not_found,
-                    },
+                    {**page_responses(ref("AuditLogSchema")), **NOT_FOUND},
                     parameters=[ACTION, *LIST_PARAMETERS],
                 ),
                 "post": operation(
                     "Create a schema version (or return the identical latest one)",
                     {
-                        "200": {
-                            "description": "Identical to the latest version.",
-                            "content": json_content(ref("AuditLogSchema")),
-                        },
-                        "201": {
-                            "description": "A new version.",
-                            "content": json_content(ref("AuditLogSchema")),
-                        },
+                        "200": json_response(
+                            "Identical to the latest version.", ref("AuditLogSchema")
+                        ),
+                        "201": json_response("A new version.", ref("AuditLogSchema")),
                     },
                     body=ref("SchemaDefinition"),
                     parameters=[ACTION],
@@ -330,11 +323,8 @@ def document(server_url):
                 "post": operation(
                     "Start an export of events in a date range (CSV by default, or NDJSON)",
                     {
-                        "201": {
-                            "description": "The export, pending.",
-                            "content": json_content(ref("AuditLogExport")),
-                        },
-                        **not_found,
+                        "201": json_response("The export, pending.", ref("AuditLogExport")),
+                        **NOT_FOUND,
                     },
                     body=ref("ExportRequest"),
                 )
@@ -342,13 +332,7 @@ def document(server_url):
             "/audit_logs/exports/{export_id}": {
                 "get": operation(
                     "Get an export (a ready one with a fresh signed download URL)",
-                    {
-                        "200": {
-                            "description": "The export.",
-                            "content": json_content(ref("AuditLogExport")),
-                        },
-                        **not_found,
-                    },
+                    {"200": json_response("The export.", ref("AuditLogExport")), **NOT_FOUND},
                     parameters=[EXPORT_ID],
                 )
             },
@@ -385,28 +369,8 @@ def document(server_url):
                 "get": operation(
                     "Get the audit log configuration",
                     {
-                        "200": {
-                            "description": "The configuration.",
-                            "content": json_content(
-                                {
-                                    "type": "object",
-                                    "required": [
-                                        "organization_id",
-                                        "retention_period_in_days",
-                                        "state",
-                                    ],
-                                    "properties": {
-                                        "organization_id": {"type": "string"},
-                                        "retention_period_in_days": {"type": ["integer", "null"]},
-                                        "state": {
-                                            "type": "string",
-                                            "enum": ["active", "inactive", "disabled"],
-                                        },
-                                    },
-                                }
-                            ),
-                        },
-                        **not_found,
+                        "200": json_response("The configuration.", configuration),
+                        **NOT_FOUND,
                     },
                     parameters=[ORG_ID],
                 )

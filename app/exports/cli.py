@@ -8,7 +8,8 @@ from flask.cli import AppGroup
 
 from app import database
 from app.exports import services
-from app.exports.worker import POLL_SECONDS, ExportWorker
+from app.exports.worker import POLL_SECONDS, ExportQueue
+from app.jobs.runner import Runner
 from app.orgs.cli import organization_or_fail
 
 exports_cli = AppGroup("exports", help="Run export jobs and manage export files.")
@@ -26,7 +27,7 @@ exports_cli = AppGroup("exports", help="Run export jobs and manage export files.
 def work(once, poll):
     """Run export jobs until stopped (SIGINT or SIGTERM let the current page finish and put
     the job back for another worker). Set EXPORT_WORKER=off in the server processes."""
-    worker = ExportWorker(current_app._get_current_object(), poll_seconds=poll)
+    worker = Runner(current_app._get_current_object(), [ExportQueue(poll_seconds=poll)])
     if once:
         ran = worker.run_once()
         click.echo(f"Ran {ran} export{'s' if ran != 1 else ''}.")

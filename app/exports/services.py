@@ -11,16 +11,13 @@ was killed) is taken up again, at most ``MAX_ATTEMPTS`` times, then marked ``err
 import json
 import os
 import secrets
-import socket
-import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import and_, event, func, literal, or_, select, type_coerce, update
+from sqlalchemy import and_, event, func, literal, select, type_coerce
 from sqlalchemy.orm import aliased, selectinload
 from werkzeug.datastructures import MultiDict
 
@@ -30,6 +27,8 @@ from app.events.filters import EventFilter
 from app.exports.formats import FORMATS
 from app.exports.models import Export, ExportDownload, ExportFormat, ExportState
 from app.extensions import db
+from app.jobs import runner
+from app.jobs.lease import Columns, Lease, LostLease, claim_next, worker_name
 from app.ledger.models import ChainHead, Event
 from app.service_errors import ServiceError
 from app.timestamps import utcnow
@@ -37,15 +36,12 @@ from app.trail import services as trail
 
 PAGE_ROWS = 2000  # rows fetched from the cursor at a time
 LEASE = timedelta(minutes=2)  # a running job whose heartbeat is older was abandoned
-HEARTBEAT_SECONDS = 1.0  # how often progress (and the lease) is written while running
 MAX_ATTEMPTS = 3
 URL_MAX_AGE_SECONDS = 600  # signed download URLs: 10 minutes
 URL_SALT = "auditlog.export-download"
 LIST_LIMIT = 100
-
-
-class LostLease(Exception):
-    """Another worker took the job over (this one was presumed dead)."""
+# Where an export keeps its lease, for the job runner (app/jobs/lease.py).
+JOBS = Columns(Export, ExportState.PENDING, ExportState.RUNNING, LEASE, MAX_ATTEMPTS)
 
 
 class Interrupted(Exception):
@@ -117,10 +113,8 @@ def frozen_filter(event_filter, now):
 
 
 def wake_worker(_session):
-    """Tell this process's export worker (if it runs) that a job is waiting."""
-    worker = current_app.extensions.get("auditlog.export_worker")
-    if worker is not None:
-        worker.notify()
+    """Tell this process's job runner (if it runs) that an export is waiting."""
+    runner.notify(current_app, "exports")
 
 
 def export_filter(export):
@@ -166,11 +160,6 @@ def visible_state(export, now=None):
 # Running jobs ------------------------------------------------------------------------
 
 
-def worker_name():
-    """A name for this worker that no other process or thread shares."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 def run_next_export(worker=None, now=None, should_stop=None):
     """Claim the oldest waiting job and write its file; the export, or ``None`` if no job
     was waiting. ``should_stop()`` is asked between pages (a worker shutting down)."""
@@ -183,42 +172,32 @@ def run_next_export(worker=None, now=None, should_stop=None):
 
 def claim_next_export(worker, now):
     """Take the oldest pending job, or one whose worker stopped renewing its lease."""
-    while True:
-        with database.writes():
-            export = db.session.scalar(
-                select(Export)
-                .where(
-                    or_(
-                        Export.state == ExportState.PENDING,
-                        and_(
-                            Export.state == ExportState.RUNNING,
-                            Export.heartbeat_at < now - LEASE,
-                        ),
-                    )
-                )
-                .order_by(Export.created_at, Export.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            if export is None:
-                return None
-            if export.state == ExportState.RUNNING:
-                remove_partial_files(export)
-                if export.attempts >= MAX_ATTEMPTS:
-                    fail(
-                        export,
-                        f"The export was interrupted {export.attempts} times (its worker "
-                        "stopped or crashed while writing). Create it again.",
-                        now,
-                    )
-                    continue
-            export.state = ExportState.RUNNING
-            export.worker = worker
-            export.heartbeat_at = now
-            export.attempts += 1
-            export.rows_written = 0
-            export.updated_at = now
-            return export
+    return claim_next(
+        JOBS,
+        worker,
+        now,
+        give_up=give_up,
+        order_by=(Export.created_at, Export.id),
+        on_claim=prepare_attempt,
+    )
+
+
+def prepare_attempt(export, retried):
+    """A new attempt starts from nothing (a retried one also without its files)."""
+    if retried:
+        remove_partial_files(export)
+    export.rows_written = 0
+
+
+def give_up(export, now):
+    """An export interrupted ``MAX_ATTEMPTS`` times fails for good."""
+    remove_partial_files(export)
+    fail(
+        export,
+        f"The export was interrupted {export.attempts} times (its worker stopped or crashed "
+        "while writing). Create it again.",
+        now,
+    )
 
 
 def fail(export, reason, now):
@@ -237,7 +216,7 @@ def run_export(export, worker, should_stop):
     kind = FORMATS[export.format]
     final = f"{export.id}-{export.attempts}.{kind.extension}"
     partial = directory / f".{export.id}-{export.attempts}.part"
-    lease = Lease(export.id, worker, export.attempts)
+    lease = Lease.of(JOBS, export)
     try:
         written = write_file(export, partial, kind, lease, should_stop)
         os.replace(partial, directory / final)
@@ -294,7 +273,7 @@ def write_file(export, path, kind, lease, should_stop):
                     raise Interrupted()
                 writer.write(rows)
                 written += len(rows)
-                lease.renew_if_due(rows_written=written)
+                lease.beat(rows_written=written)
             handle.flush()
             os.fsync(handle.fileno())
     return written
@@ -349,54 +328,6 @@ def api_time(column, dialect):
         text = type_coerce(column, db.String)
         return func.substr(text, 1, 10) + literal("T") + func.substr(text, 12, 12) + literal("Z")
     return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-
-
-class Lease:
-    """The worker's hold on a running job: progress and heartbeat writes that succeed only
-    while the job is still this worker's (same worker name and attempt)."""
-
-    def __init__(self, export_id, worker, attempt):
-        self.export_id = export_id
-        self.worker = worker
-        self.attempt = attempt
-        self.last = time.monotonic()
-
-    def renew(self, **values):
-        """Write progress and renew the lease; ``LostLease`` if another worker took over."""
-        now = utcnow()
-        with database.write_connection() as connection:
-            changed = connection.execute(
-                update(Export)
-                .where(
-                    Export.id == self.export_id,
-                    Export.worker == self.worker,
-                    Export.attempts == self.attempt,
-                    Export.state == ExportState.RUNNING,
-                )
-                .values(heartbeat_at=now, **values)
-            ).rowcount
-        self.last = time.monotonic()
-        if changed != 1:
-            raise LostLease(self.export_id)
-        return now
-
-    def renew_if_due(self, **values):
-        """Renew at most every HEARTBEAT_SECONDS."""
-        if time.monotonic() - self.last >= HEARTBEAT_SECONDS:
-            self.renew(**values)
-
-    def finish(self, **values):
-        """Leave the running state (ready, error, or back to pending)."""
-        now = utcnow()
-        values.setdefault("finished_at", now)
-        self.renew(updated_at=now, **values)
-
-    def finish_unless_lost(self, **values):
-        """Finish, unless another worker has taken the job over (then it is theirs)."""
-        try:
-            self.finish(**values)
-        except LostLease:
-            current_app.logger.warning("export %s: taken over by another worker", self.export_id)
 
 
 def remove_partial_files(export):

@@ -2,7 +2,6 @@
 
 from flask import (
     Blueprint,
-    abort,
     flash,
     make_response,
     redirect,
@@ -22,6 +21,7 @@ from app.service_errors import ServiceError
 from app.timestamps import utcnow
 from app.trail import services as trail
 from app.web.htmx import vary_on_htmx, wants_partial
+from app.web.lookups import or_404
 
 bp = Blueprint("exports", __name__)
 
@@ -80,9 +80,7 @@ def create(org):
 @org_view()
 def download(org, export_id):
     """The export's file, for a member of its organization; the download is recorded."""
-    export = services.get_export(org.id, export_id)
-    if export is None:
-        abort(404)
+    export = or_404(services.get_export(org.id, export_id))
     try:
         if request.method == "HEAD":  # a link preview, not a download: nothing to record
             return send_export(export, services.file_path(export))

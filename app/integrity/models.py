@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import UTCDateTime
@@ -14,6 +14,7 @@ from app.timestamps import utcnow
 class RunState:
     """The states of a verification run."""
 
+    PENDING = "pending"  # waiting for the job runner
     RUNNING = "running"
     PASSED = "passed"
     FAILED = "failed"  # the chain does not verify
@@ -34,7 +35,11 @@ class VerificationRun(db.Model):
     # Where the request came from, for the audit event recorded when the run ends.
     request_location: Mapped[str | None] = mapped_column(String(256))
     request_user_agent: Mapped[str | None] = mapped_column(String(1024))
-    state: Mapped[str] = mapped_column(String(16), default=RunState.RUNNING)
+    state: Mapped[str] = mapped_column(String(16), default=RunState.PENDING)
+    # The runner holding the run, and when it last showed it is alive (its lease).
+    worker: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -49,7 +54,7 @@ class VerificationRun(db.Model):
     @property
     def finished(self):
         """Whether the run has ended, one way or another."""
-        return self.state != RunState.RUNNING
+        return self.state not in (RunState.PENDING, RunState.RUNNING)
 
     @property
     def percent(self):

@@ -1,8 +1,6 @@
 """The verbs of integrity: start and run a verification in the background, list runs."""
 
 import logging
-import threading
-import time
 from datetime import timedelta
 
 from flask import current_app
@@ -12,6 +10,8 @@ from app import database
 from app.extensions import db
 from app.integrity import verify
 from app.integrity.models import RunState, VerificationRun
+from app.jobs import runner
+from app.jobs.lease import Columns, Lease, LostLease, claim_next
 from app.service_errors import Conflict
 from app.timestamps import utcnow
 from app.trail import services as trail
@@ -19,9 +19,13 @@ from app.trail import services as trail
 logger = logging.getLogger(__name__)
 
 RECENT_RUNS = 10
-# A run whose progress has not moved for this long died with its server process.
+# A running run whose lease was not renewed for this long died with its runner; another
+# runner takes it up again, at most MAX_ATTEMPTS times in all.
 STALE_AFTER = timedelta(minutes=2)
-PROGRESS_EVERY_SECONDS = 0.5
+MAX_ATTEMPTS = 2
+PROGRESS_EVERY_SECONDS = 0.5  # the page polls every second
+QUEUE = "verifications"
+JOBS = Columns(VerificationRun, RunState.PENDING, RunState.RUNNING, STALE_AFTER, MAX_ATTEMPTS)
 
 
 def chain_status(org_id):
@@ -49,8 +53,9 @@ def get_run(org_id, run_id):
 
 
 def is_stale(run, now=None):
-    """Whether a run still marked running stopped reporting progress (its process died)."""
-    return run.state == RunState.RUNNING and (now or utcnow()) - run.updated_at > STALE_AFTER
+    """Whether a run still marked running stopped renewing its lease (its runner died)."""
+    beat = run.heartbeat_at or run.updated_at
+    return run.state == RunState.RUNNING and (now or utcnow()) - beat > STALE_AFTER
 
 
 def active_run(org_id):
@@ -59,7 +64,7 @@ def active_run(org_id):
         select(VerificationRun)
         .where(
             VerificationRun.organization_id == org_id,
-            VerificationRun.state == RunState.RUNNING,
+            VerificationRun.state.in_((RunState.PENDING, RunState.RUNNING)),
         )
         .order_by(VerificationRun.created_at.desc())
         .limit(1)
@@ -89,63 +94,94 @@ def create_run(org, user):
 
 
 def start_run(run):
-    """Run a committed verification run in a background thread of this process."""
-    app = current_app._get_current_object()
-    thread = threading.Thread(
-        target=run_in_background, args=(app, run.id), name=f"verify-{run.id}", daemon=True
-    )
-    threads = app.extensions.setdefault("auditlog.verification_threads", {})
-    threads[run.id] = thread
-    thread.start()
-    return thread
+    """A committed run waits for the job runner: wake this process's (if it runs)."""
+    runner.notify(current_app._get_current_object(), QUEUE)
 
 
-def run_in_background(app, run_id):
-    """The background thread: verify, then record the outcome and its audit event."""
-    with app.app_context():
-        try:
-            execute_run(run_id)
-        except Exception:
-            logger.exception("verification run %s failed", run_id)
-            db.session.rollback()
-            with database.writes():
-                fail_run(run_id)
-        finally:
-            db.session.remove()
+class VerificationQueue:
+    """Verification runs, for the job runner (every server process runs them)."""
+
+    name = QUEUE
+    poll_seconds = 5.0  # runs created by other processes are found at least this often
+
+    def run_once(self, worker):
+        """Run every waiting verification; how many ran."""
+        ran = 0
+        while not worker.stopping.is_set():
+            run = claim_next(
+                JOBS,
+                worker.name,
+                utcnow(),
+                give_up=give_up,
+                order_by=(VerificationRun.created_at, VerificationRun.id),
+                on_claim=lambda run, _retried: setattr(run, "checked", 0),
+            )
+            if run is None:
+                break
+            execute_run(run, Lease.of(JOBS, run, every=PROGRESS_EVERY_SECONDS))
+            ran += 1
+        return ran
 
 
-def execute_run(run_id):
-    """Verify the run's organization, reporting progress on the run as it goes."""
-    with database.reads():
-        org_id = db.session.get(VerificationRun, run_id).organization_id
-    last_report = time.monotonic()
+def execute_run(run, lease):
+    """Verify the run's organization, reporting progress on the run as it goes; a run
+    that fails on an error is recorded as ``error`` (not retried: it would fail again)."""
     checked = 0
 
     def progress(count):
-        nonlocal last_report, checked
+        nonlocal checked
         checked += count
-        if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
+        lease.beat(checked=checked, updated_at=utcnow())
+
+    try:
+        result = verify.verify_chain(run.organization_id, progress=progress)
+        with database.writes():
+            finish_run(run.id, result, lease)
+    except LostLease:
+        logger.warning("verification run %s: taken over by another runner", run.id)
+    except Exception:
+        logger.exception("verification run %s failed", run.id)
+        db.session.rollback()
+        try:
             with database.writes():
-                report_progress(run_id, checked)
-            last_report = time.monotonic()
-
-    result = verify.verify_chain(org_id, progress=progress)
-    with database.writes():
-        finish_run(run_id, result)
+                fail_run(run.id, lease)
+        except LostLease:
+            logger.warning("verification run %s: taken over by another runner", run.id)
 
 
-def report_progress(run_id, checked):
-    """Save how far a run has got, for the page that polls it."""
-    run = db.session.get(VerificationRun, run_id)
-    run.checked = checked
-    run.updated_at = utcnow()
-    db.session.flush()
+def held_run(run_id, lease):
+    """The run, locked, if it is still held under ``lease``; else ``LostLease``."""
+    run = db.session.get(VerificationRun, run_id, with_for_update=True, populate_existing=True)
+    if run is None or (run.state, run.worker, run.attempts) != (
+        RunState.RUNNING,
+        lease.worker,
+        lease.attempt,
+    ):
+        raise LostLease(run_id)
+    return run
 
 
-def finish_run(run_id, result):
+def give_up(run, now):
+    """A run interrupted ``MAX_ATTEMPTS`` times ends as ``error`` (and is recorded)."""
+    end_in_error(
+        run, f"The verification was interrupted {run.attempts} times (its server stopped).", now
+    )
+
+
+def end_in_error(run, message, now):
+    """End a run as ``error``, recorded in the organization's log like a finished run."""
+    run.state = RunState.ERROR
+    run.message = message
+    run.worker = None
+    run.updated_at = run.finished_at = now
+    record_run(run)
+
+
+def finish_run(run_id, result, lease):
     """Save a run's result and record it in the organization's log, in one transaction."""
-    run = db.session.get(VerificationRun, run_id)
+    run = held_run(run_id, lease)
     now = utcnow()
+    run.worker = None
     run.state = RunState.PASSED if result.ok else RunState.FAILED
     run.checked = result.checked
     run.total = max(run.total, result.checked)
@@ -159,16 +195,14 @@ def finish_run(run_id, result):
     record_run(run)
 
 
-def fail_run(run_id):
+def fail_run(run_id, lease):
     """A run that could not finish: say so on the page, and record it in the
     organization's log (result ``error``) like a run that finished."""
-    run = db.session.get(VerificationRun, run_id)
-    if run is None:
-        return
-    run.state = RunState.ERROR
-    run.message = "The verification stopped on an unexpected error; it has been logged."
-    run.updated_at = run.finished_at = utcnow()
-    record_run(run)
+    end_in_error(
+        held_run(run_id, lease),
+        "The verification stopped on an unexpected error; it has been logged.",
+        utcnow(),
+    )
 
 
 def record_run(run):
@@ -194,7 +228,8 @@ def record_run(run):
     )
 
 
-def wait_for_runs(app, timeout=None):
-    """Join this app's verification threads (server shutdown, tests)."""
-    for thread in list(app.extensions.get("auditlog.verification_threads", {}).values()):
-        thread.join(timeout)
+def wait_for_runs(app):
+    """Finish every waiting run now (tests, shutdown): stop this process's runner, which
+    ends the run it has, then run what is left in this thread."""
+    runner.stop(app)
+    runner.Runner(app, [VerificationQueue()]).run_once()

@@ -10,6 +10,7 @@ from app.integrity.forms import VerifyForm
 from app.orgs.access import org_view
 from app.service_errors import ServiceError
 from app.web.htmx import vary_on_htmx, wants_partial
+from app.web.lookups import or_404
 
 bp = Blueprint("integrity", __name__)
 
@@ -57,9 +58,7 @@ def start(org):
 @org_view()
 def show_run(org, run_id):
     """One run: the partial the page polls while it runs, or the whole page."""
-    run = services.get_run(org.id, run_id)
-    if run is None:
-        abort(404)
+    run = or_404(services.get_run(org.id, run_id))
     if not wants_partial():
         return vary_on_htmx(
             make_response(render_template("integrity/index.html", **page_context(org, run)))

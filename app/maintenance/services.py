@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app import database
 from app.exports import services as exports
 from app.extensions import db
+from app.jobs.lease import Columns, Lease
 from app.maintenance.models import MaintenanceJob
 from app.retention import services as retention
 
@@ -23,33 +24,25 @@ LEASE = timedelta(hours=1)
 JOBS = MaintenanceJob.__table__
 
 
-class Lease:
-    """A process's hold on the job, from the moment it was claimed; ``renew`` extends it
-    (tasks call it as they make progress, so a long task keeps other processes out)."""
+# The daily job's lease, as every job's (app/jobs/lease.py); it is claimed by schedule
+# (once a day), not from a queue, so attempts are not counted against a limit.
+DAILY = Columns(MaintenanceJob, "idle", "running", LEASE, max_attempts=0, key="name")
 
-    def __init__(self, owner, now, name=DAILY_JOB):
-        self.owner, self.name = owner, name
+
+class JobClock:
+    """The job's clock: the claim's ``now``, plus the time elapsed since (so tasks given a
+    ``now`` in the past, as tests do, keep a consistent time while they run)."""
+
+    def __init__(self, now):
         self.claimed_at, self.claimed = now, monotonic()
 
-    def now(self):
-        """The current time on the job's clock (the claim's ``now``, plus time elapsed)."""
+    def __call__(self):
         return self.claimed_at + timedelta(seconds=monotonic() - self.claimed)
-
-    def renew(self, *_progress):
-        """Hold the job for another LEASE from now (its own transaction)."""
-        with database.writes():
-            renewed = db.session.execute(
-                update(JOBS)
-                .where(JOBS.c.name == self.name, JOBS.c.locked_by == self.owner[:100])
-                .values(locked_until=self.now() + LEASE)
-            ).rowcount
-        if not renewed:
-            logger.warning("the %s job's lease was lost: another process may run it", self.name)
 
 
 def purge_expired(now, lease):
     """Retention: delete events past each organization's period (and stale idempotency keys)."""
-    reports = retention.purge(now, progress=lease.renew)
+    reports = retention.purge(now, progress=lambda _deleted: lease.renew())
     return ", ".join(f"{r.org_id}: {r.events} purged" for r in reports if r.events) or "nothing"
 
 
@@ -80,7 +73,7 @@ def run_daily_tasks(now, lease):
 
 def claim(owner, now, name=DAILY_JOB):
     """Take the job if it is due (not finished in the last day) and no live process holds
-    it: one conditional UPDATE, so two processes can never both get it."""
+    it (its lease ran out): one conditional UPDATE, so two processes never both get it."""
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     with database.writes():
         db.session.execute(
@@ -90,25 +83,18 @@ def claim(owner, now, name=DAILY_JOB):
             update(JOBS)
             .where(
                 JOBS.c.name == name,
-                or_(JOBS.c.locked_until.is_(None), JOBS.c.locked_until < now),
+                or_(JOBS.c.state != DAILY.running, JOBS.c.heartbeat_at < now - LEASE),
                 or_(JOBS.c.last_finished_at.is_(None), JOBS.c.last_finished_at <= now - EVERY),
             )
-            .values(locked_by=owner[:100], locked_until=now + LEASE, last_started_at=now)
+            .values(
+                state=DAILY.running,
+                worker=owner[:200],
+                heartbeat_at=now,
+                attempts=JOBS.c.attempts + 1,
+                last_started_at=now,
+            )
         ).rowcount
     return claimed == 1
-
-
-def release(owner, now, result=None, name=DAILY_JOB):
-    """Give the job back; with a ``result``, it counts as done for the day."""
-    values = {"locked_by": None, "locked_until": None}
-    if result is not None:
-        values.update(last_finished_at=now, last_result=result[:500])
-    with database.writes():
-        db.session.execute(
-            update(JOBS)
-            .where(JOBS.c.name == name, JOBS.c.locked_by == owner[:100])
-            .values(**values)
-        )
 
 
 def run_if_due(owner, now):
@@ -116,11 +102,15 @@ def run_if_due(owner, now):
     summary, or ``None`` when there was nothing to do."""
     if not claim(owner, now):
         return None
+    clock = JobClock(now)
+    lease = Lease(DAILY, DAILY_JOB, owner[:200], attempt=None, every=0, clock=clock)
     try:
-        result = run_daily_tasks(now, Lease(owner, now))
+        result = run_daily_tasks(now, lease)
     except BaseException:
         db.session.rollback()
-        release(owner, now)
+        lease.finish_unless_lost(state=DAILY.pending, worker=None)
         raise
-    release(owner, now, result)
+    lease.finish_unless_lost(
+        state=DAILY.pending, worker=None, last_finished_at=now, last_result=result[:500]
+    )
     return result

@@ -11,6 +11,7 @@ from app.orgs.models import Role
 from app.service_errors import ServiceError
 from app.trail import services as trail
 from app.web.form_errors import show_service_error
+from app.web.lookups import or_404
 
 bp = Blueprint("orgs", __name__)
 
@@ -112,19 +113,12 @@ def add_member(org):
     return render_settings(org, 422, add_form=form)
 
 
-def _membership_or_404(org, membership_id):
-    membership = services.get_membership(org, membership_id)
-    if membership is None:
-        abort(404)
-    return membership
-
-
 @bp.post("/orgs/<org_id>/members/<int:membership_id>/role")
 @database.writes
 @org_view(Role.ADMIN)
 def change_role(org, membership_id):
     """Change a member's role (never demoting the last admin)."""
-    membership = _membership_or_404(org, membership_id)
+    membership = or_404(services.get_membership(org, membership_id))
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
@@ -142,7 +136,7 @@ def change_role(org, membership_id):
 @org_view(Role.ADMIN)
 def remove_member(org, membership_id):
     """Remove a member (never the last admin)."""
-    membership = _membership_or_404(org, membership_id)
+    membership = or_404(services.get_membership(org, membership_id))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     email = membership.user.email

@@ -19,6 +19,7 @@ from app.schemas.services import create_schema
 from app.timestamps import isoformat, utcnow
 from tests.conftest import seed_event
 from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.steps import submit
 
 NOW = utcnow().replace(microsecond=0)
 NAMES = ['Zoë "Z" Müller, PhD', "=cmd|' /C calc'!A0", "-5 + 3", "Ann 🚀\nsecond line"]
@@ -82,9 +83,7 @@ def test_export_a_filtered_view_and_download_it(page, app, acme, screenshot, for
         screenshot("exports-viewer-control")
 
     page.get_by_label("Export format").select_option(format)
-    page.get_by_role("button", name="Export").click()
-    expect(page).to_have_url(re.compile(rf"/orgs/{acme}/exports\?created="))
-    expect(page.get_by_text("Export started")).to_be_visible()
+    submit(page, "Export", lands_on=rf"/orgs/{acme}/exports\?created=", flash="Export started")
     row = page.locator("#exports-table tbody tr").first
     expect(row).to_contain_text("waiting")
     expect(row).to_contain_text("Action: user.signed_in")
