@@ -23,11 +23,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import wraps
 
-from flask import has_request_context
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 READS, WRITES = "reads", "writes"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 UNIT_OPTION = "auditlog_unit"  # an execution option: a connection of its own declares its kind
 
 _unit = ContextVar("auditlog_unit", default=None)
@@ -55,12 +56,22 @@ class Unit:
         if outer == READS:
             raise OutsideUnitOfWork("writes() inside reads(): declare the write outermost.")
         if db.session.registry.has():  # no session is made just to ask
-            end_undeclared_transaction(db.session())
+            session = db.session()
+            end_undeclared_transaction(session)
+            if self.kind == WRITES:
+                # Objects read before (expire_on_commit is off) are read again inside the
+                # write, so a change is decided on what the database holds now.
+                session.expire_all()
         self.token = _unit.set(self.kind)
         if self.snapshot and db.engine.dialect.name != "sqlite":
             # SQLite's transactions always read one snapshot (in WAL mode); PostgreSQL's
             # default, READ COMMITTED, lets each statement see later commits.
-            db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            try:
+                db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            except BaseException:
+                _unit.reset(self.token)  # __exit__ is not called when __enter__ raises
+                self.token = None
+                raise
         return self
 
     def __exit__(self, exc_type, exc, traceback):
@@ -73,7 +84,11 @@ class Unit:
                 session = db.session()
                 session.info.pop("flushed_outside_unit", None)
                 if exc_type is None and not self.refused:
-                    session.commit()  # a read commits nothing; the database refuses a write
+                    try:
+                        session.commit()  # a read commits nothing; the database refuses a write
+                    except BaseException:
+                        session.rollback()
+                        raise
                 else:
                     session.rollback()
         finally:
@@ -86,10 +101,17 @@ class Unit:
         self.refused = True
 
     def __call__(self, view):
-        """Run ``view`` in a unit of this kind; a response of status 400+ rolls back."""
+        """Run ``view`` in a unit of this kind; a response of status 400+ rolls back.
+
+        A view that shows its form on GET and saves it on POST writes only on POST: GET,
+        HEAD and OPTIONS run as undeclared, read-only requests (no write lock held while
+        a page renders).
+        """
 
         @wraps(view)
         def in_unit(*args, **kwargs):
+            if self.kind == WRITES and request.method in SAFE_METHODS:
+                return view(*args, **kwargs)
             with Unit(self.kind, self.snapshot) as unit:
                 result = view(*args, **kwargs)
                 if status_of(result) >= 400:

@@ -68,6 +68,15 @@ def empty_tables():
                 connection.execute(text(f"DELETE FROM {name}"))
 
 
+@pytest.fixture(autouse=True)
+def fresh_world():
+    """The filter cases' events happen relative to this test's moment, not the suite's
+    start (a long run would move "the last hour" past them)."""
+    from tests import filter_cases
+
+    filter_cases.refresh()
+
+
 @pytest.fixture
 def app(database, tmp_path):
     """The application, on empty tables of the current database."""

@@ -6,6 +6,8 @@ from datetime import timedelta
 from app.timestamps import isoformat, utcnow
 from tests.conftest import seed_event
 
+# The moment WORLD happens before: set afresh for each test (tests/conftest.py), so that
+# "in the last hour" means the same however long the suite has run.
 NOW = utcnow().replace(microsecond=0)
 
 
@@ -21,46 +23,59 @@ def event(minutes_ago=0, action="user.signed_in", actor="user_1", name=None, tar
     return raw
 
 
-# A small world: every filter has something to find and something to leave out.
-WORLD = [
-    event(
-        5,
-        "user.signed_in",
-        "user_alice",
-        "Alice Smith",
-        [{"type": "team", "id": "team_red", "name": "Red Team"}],
-    ),
-    event(
-        50,
-        "user.signed_out",
-        "user_alice",
-        "Alice Smith",
-        [{"type": "team", "id": "team_blue", "name": "Blue"}],
-    ),
-    event(
-        60 * 5,
-        "document.deleted",
-        "user_bob",
-        "Bob",
-        [{"type": "document", "id": "doc_9", "name": "Q3 Budget"}],
-    ),
-    event(
-        60 * 30,
-        "document.viewed",
-        "svc_backup",
-        None,
-        [{"type": "document", "id": "doc_9"}, {"type": "team", "id": "team_red"}],
-    ),
-    event(
-        60 * 24 * 3,
-        "invoice.paid",
-        "user_carol",
-        "Carol",
-        [{"type": "invoice", "id": "inv_1", "name": "Invoice 1"}],
-    ),
-    event(60 * 24 * 20, "user.signed_in", "user_bob", "Bob", [{"type": "team", "id": "team_blue"}]),
-    event(60 * 24 * 60, "document.viewed", "user_alice", "Alice Smith", []),
-]
+def world():
+    """A small world: every filter has something to find and something to leave out."""
+    return [
+        event(
+            5,
+            "user.signed_in",
+            "user_alice",
+            "Alice Smith",
+            [{"type": "team", "id": "team_red", "name": "Red Team"}],
+        ),
+        event(
+            50,
+            "user.signed_out",
+            "user_alice",
+            "Alice Smith",
+            [{"type": "team", "id": "team_blue", "name": "Blue"}],
+        ),
+        event(
+            60 * 5,
+            "document.deleted",
+            "user_bob",
+            "Bob",
+            [{"type": "document", "id": "doc_9", "name": "Q3 Budget"}],
+        ),
+        event(
+            60 * 30,
+            "document.viewed",
+            "svc_backup",
+            None,
+            [{"type": "document", "id": "doc_9"}, {"type": "team", "id": "team_red"}],
+        ),
+        event(
+            60 * 24 * 3,
+            "invoice.paid",
+            "user_carol",
+            "Carol",
+            [{"type": "invoice", "id": "inv_1", "name": "Invoice 1"}],
+        ),
+        event(
+            60 * 24 * 20, "user.signed_in", "user_bob", "Bob", [{"type": "team", "id": "team_blue"}]
+        ),
+        event(60 * 24 * 60, "document.viewed", "user_alice", "Alice Smith", []),
+    ]
+
+
+WORLD = world()
+
+
+def refresh():
+    """Move NOW to this moment and WORLD with it (the same list, so imports of it hold)."""
+    global NOW
+    NOW = utcnow().replace(microsecond=0)
+    WORLD[:] = world()
 
 
 # (query string, indexes into WORLD of the events it selects, newest first)

@@ -13,7 +13,8 @@ from werkzeug.datastructures import MultiDict
 from app.events import pages
 from app.events.filters import EventFilter
 from app.orgs.models import Role
-from tests.filter_cases import FILTER_CASES, NOW, WORLD, event
+from tests import filter_cases
+from tests.filter_cases import FILTER_CASES, WORLD, event
 
 
 @pytest.fixture
@@ -52,8 +53,8 @@ def test_filters_select_exactly_the_matching_events(viewer, world, query, expect
 
 
 def test_custom_range_includes_from_and_excludes_until(viewer, world):
-    start = (NOW - timedelta(minutes=60 * 30)).strftime("%Y-%m-%dT%H:%M")
-    until = (NOW - timedelta(minutes=50)).strftime("%Y-%m-%dT%H:%M:%S")
+    start = (filter_cases.NOW - timedelta(minutes=60 * 30)).strftime("%Y-%m-%dT%H:%M")
+    until = (filter_cases.NOW - timedelta(minutes=50)).strftime("%Y-%m-%dT%H:%M:%S")
     html = viewer(f"?range=custom&from={start}&until={until}").get_data(as_text=True)
     assert ids_on(html) == [world[2], world[3]]
 
@@ -417,7 +418,8 @@ def test_every_query_plan_finds_the_same_events(app, viewer, store, monkeypatch,
 def matches(raw, combo):
     """The filter semantics, in plain Python."""
     occurred = datetime.fromisoformat(raw["occurred_at"].replace("Z", "+00:00")).astimezone(UTC)
-    if combo.get("range") == "7d" and occurred < NOW - timedelta(days=7) - timedelta(minutes=5):
+    week_ago = filter_cases.NOW - timedelta(days=7)
+    if combo.get("range") == "7d" and occurred < week_ago - timedelta(minutes=5):
         return False
     if "action" in combo and raw["action"] not in combo["action"]:
         return False
@@ -455,7 +457,9 @@ def test_index_entries_are_counted_below_the_probe_and_extrapolated_above(
     store(viewer.org_id, *(event(60 * hour + 30, "a.sparse") for hour in range(0, 300, 6)))
 
     def walk(*actions):
-        within = EventFilter(start=NOW - timedelta(hours=300), end=NOW, actions=actions)
+        within = EventFilter(
+            start=filter_cases.NOW - timedelta(hours=300), end=filter_cases.NOW, actions=actions
+        )
         return pages.ActionDriver(viewer.org_id, within, "any")
 
     with app.app_context():

@@ -509,7 +509,7 @@ def test_the_thread_worker_runs_jobs_when_woken(app, org_id, world):
             break
     worker.stop()
     assert reload(app, export_id).state == ExportState.READY
-    assert not worker.thread.is_alive()
+    assert not worker.alive
 
 
 # The dashboard

@@ -2,7 +2,7 @@
 transaction the database itself keeps read-only."""
 
 import pytest
-from flask import Blueprint
+from flask import Blueprint, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
@@ -54,6 +54,13 @@ def endpoints(app, make_user):
     def failing():
         db.session.add(Organization(name="Failing"))
         raise RuntimeError("before the commit")
+
+    @bp.route("/new/form", methods=["GET", "POST"])
+    @database.writes
+    def form():
+        db.session.add(Organization(name=f"From a {request.method}"))
+        db.session.flush()
+        return "saved"
 
     app.register_blueprint(bp)
     app.config["WTF_CSRF_ENABLED"] = False
@@ -138,3 +145,28 @@ def test_a_connection_left_read_only_serves_the_next_write(app):
             with database.writes():
                 db.session.add(Organization(name="Next"))
     assert organization_count(app) == 3
+
+
+def test_a_form_view_declared_to_write_writes_on_post_only(app, endpoints):
+    """GET shows the form in a read-only transaction (no write lock while it renders)."""
+    with pytest.raises(DBAPIError, match=READ_ONLY):
+        endpoints.get("/new/form")
+    assert endpoints.post("/new/form").status_code == 200
+    assert organization_count(app) == 1
+
+
+def test_a_write_decides_on_what_the_database_holds_now(app, make_org):
+    """An object read before the unit (a page's lookup) is read again inside it."""
+    org_id = make_org("Before")
+    with app.app_context():
+        with database.reads():
+            org = db.session.get(Organization, org_id)
+        assert org.name == "Before"
+        with database.write_connection() as other:  # someone else, meanwhile
+            other.execute(
+                Organization.__table__.update()
+                .where(Organization.__table__.c.id == org_id)
+                .values(name="Meanwhile")
+            )
+        with database.writes():
+            assert org.name == "Meanwhile"

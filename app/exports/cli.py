@@ -34,8 +34,7 @@ def work(once, poll):
         return
 
     def stop(_signum, _frame):
-        worker.stopping.set()
-        worker.wake.set()
+        worker.request_stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -234,8 +234,13 @@ def run_export(export, worker, should_stop):
         (directory / final).unlink(missing_ok=True)
     except Interrupted:
         partial.unlink(missing_ok=True)
+        # A clean stop is no failed attempt: the next worker's claim counts it again.
         lease.finish_unless_lost(
-            state=ExportState.PENDING, worker=None, rows_written=0, finished_at=None
+            state=ExportState.PENDING,
+            worker=None,
+            rows_written=0,
+            finished_at=None,
+            attempts=export.attempts - 1,
         )
     except Exception as error:
         current_app.logger.exception("export %s failed", export.id)
@@ -246,7 +251,8 @@ def run_export(export, worker, should_stop):
             error=f"Writing the file failed ({type(error).__name__}). Create the export again; "
             "if it fails again, the server's log says more.",
         )
-    db.session.refresh(export)  # the lease wrote through its own connection
+    with database.reads():
+        db.session.refresh(export)  # the lease wrote through its own connection
 
 
 def write_file(export, path, kind, lease, should_stop):

@@ -53,9 +53,14 @@ def get_run(org_id, run_id):
 
 
 def is_stale(run, now=None):
-    """Whether a run still marked running stopped renewing its lease (its runner died)."""
+    """Whether a run still marked running stopped renewing its lease (its runner died) and
+    will not be taken up again (it had its attempts); until then it counts as running."""
     beat = run.heartbeat_at or run.updated_at
-    return run.state == RunState.RUNNING and (now or utcnow()) - beat > STALE_AFTER
+    return (
+        run.state == RunState.RUNNING
+        and run.attempts >= MAX_ATTEMPTS
+        and (now or utcnow()) - beat > STALE_AFTER
+    )
 
 
 def active_run(org_id):

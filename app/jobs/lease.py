@@ -73,6 +73,7 @@ def claim_next(columns, worker, now, give_up, order_by, where=(), on_claim=None)
                 .order_by(*order_by)
                 .limit(1)
                 .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)  # not a copy read before
             )
             if job is None:
                 return None

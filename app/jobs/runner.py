@@ -1,5 +1,6 @@
-"""The one background runner: a thread per server process (started by its first
-request) or ``flask jobs work`` in the foreground, running every queue of jobs.
+"""The one background runner: in each server process (started by its first request), a
+thread for each queue of jobs; ``flask exports work`` runs the exports queue in the
+foreground.
 
 A queue is a feature's kind of job (exports, verification runs, the daily maintenance).
 It says how often to look for work when nobody woke it (``poll_seconds``) and does one
@@ -10,7 +11,6 @@ until none is left or the runner is stopping. ``notify(name)`` makes a queue loo
 
 import logging
 import threading
-import time
 from typing import Protocol
 
 from flask import current_app
@@ -33,66 +33,82 @@ class Queue(Protocol):
         """Run the jobs that are waiting (while ``runner.stopping`` is not set); how many ran."""
 
 
-class Runner:
-    """Runs its queues one after the other, each when due or woken, until stopped."""
+class Lane:
+    """One queue's thread: a round, then a wait of its poll (a notification ends it)."""
 
-    def __init__(self, app, queues):
-        self.app = app
-        self.queues = list(queues)
-        self.name = worker_name()
+    def __init__(self, runner, queue):
+        self.runner = runner
+        self.queue = queue
         self.wake = threading.Event()
-        self.stopping = threading.Event()
         self.thread = None
-        self.due = {queue.name: 0.0 for queue in self.queues}  # monotonic time of next round
-        self.lock = threading.Lock()
 
     def start(self):
         """Run the loop in a daemon thread."""
-        self.thread = threading.Thread(target=self.run, name="job-runner", daemon=True)
+        name = f"jobs-{self.queue.name}"
+        self.thread = threading.Thread(target=self.loop, name=name, daemon=True)
         self.thread.start()
+
+    def loop(self):
+        """Work until the runner stops; a failing round is logged and the loop goes on."""
+        while not self.runner.stopping.is_set():
+            self.wake.clear()
+            self.runner.run_queue(self.queue)
+            self.wake.wait(self.queue.poll_seconds)
+
+
+class Runner:
+    """Runs its queues, each in a thread of its own (a long purge does not hold up the
+    verification someone is watching), until stopped."""
+
+    def __init__(self, app, queues):
+        self.app = app
+        self.name = worker_name()
+        self.stopping = threading.Event()
+        self.lanes = {queue.name: Lane(self, queue) for queue in queues}
+
+    @property
+    def queues(self):
+        """The queues this runner runs."""
+        return [lane.queue for lane in self.lanes.values()]
+
+    def start(self):
+        """Start a thread for each queue."""
+        for lane in self.lanes.values():
+            lane.start()
         return self
 
     @property
     def alive(self):
-        """Whether the thread runs."""
-        return self.thread is not None and self.thread.is_alive()
+        """Whether every queue's thread runs."""
+        return all(
+            lane.thread is not None and lane.thread.is_alive() for lane in self.lanes.values()
+        )
 
     def notify(self, name):
         """A job of queue ``name`` is waiting: look now rather than at the next poll."""
-        with self.lock:
-            if name in self.due:
-                self.due[name] = 0.0
-        self.wake.set()
+        lane = self.lanes.get(name)
+        if lane is not None:
+            lane.wake.set()
+
+    def request_stop(self):
+        """Ask every thread to stop after the current step (safe in a signal handler)."""
+        self.stopping.set()
+        for lane in self.lanes.values():
+            lane.wake.set()
 
     def stop(self):
-        """Stop after the current step of the current job; a job in progress is left to
-        its queue (an export goes back to pending) or to its lease."""
-        self.stopping.set()
-        self.wake.set()
-        if self.thread is not None:
-            self.thread.join()
+        """Stop after the current step of each queue's job, and wait; a job in progress is
+        left to its queue (an export goes back to pending) or to its lease."""
+        self.request_stop()
+        for lane in self.lanes.values():
+            if lane.thread is not None:
+                lane.thread.join()
 
     def run(self):
-        """Work until stopped; a failing round is logged and the loop goes on."""
-        while not self.stopping.is_set():
-            self.wake.clear()
-            for queue in self.due_queues():
-                self.run_queue(queue)
-            self.wake.wait(self.seconds_to_next())
-
-    def due_queues(self):
-        """The queues whose round is due, their next round scheduled."""
-        now = time.monotonic()
-        with self.lock:
-            due = [queue for queue in self.queues if self.due[queue.name] <= now]
-            for queue in due:
-                self.due[queue.name] = now + queue.poll_seconds
-        return due
-
-    def seconds_to_next(self):
-        """How long the loop may sleep before a queue is due."""
-        with self.lock:
-            return max(0.0, min(self.due.values(), default=60.0) - time.monotonic())
+        """Run in the foreground until ``request_stop`` (``flask exports work``)."""
+        self.start()
+        self.stopping.wait()
+        self.stop()
 
     def run_queue(self, queue):
         """One round of one queue, in an app context of its own; the jobs that ran."""

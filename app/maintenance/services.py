@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app import database
 from app.exports import services as exports
 from app.extensions import db
-from app.jobs.lease import Columns, Lease
+from app.jobs.lease import Columns, Lease, LostLease
 from app.maintenance.models import MaintenanceJob
 from app.retention import services as retention
 
@@ -64,6 +64,8 @@ def run_daily_tasks(now, lease):
     for task in DAILY_TASKS:
         try:
             results.append(f"{task.__name__}: {task(now, lease)}")
+        except LostLease:
+            raise  # another process has the job now: leave the rest to it
         except Exception:
             db.session.rollback()
             logger.exception("daily task %s failed", task.__name__)

@@ -9,7 +9,8 @@ Every job now keeps its lease in the same columns (``state``, ``worker``,
 (app/jobs/lease.py):
 
 - verification_runs: ``worker``, ``heartbeat_at``, ``attempts``; a run now waits as
-  ``pending`` until a runner claims it.
+  ``pending`` until a runner claims it. A run still ``running`` at the upgrade (the old
+  code's thread died with its server) ends as ``error``.
 - maintenance_jobs: ``state``, ``worker``, ``heartbeat_at``, ``attempts`` replace
   ``locked_by`` and ``locked_until``. A lease held during the upgrade is dropped (the job
   is idle afterwards): upgrades run with the servers stopped, and the daily job is due
@@ -32,6 +33,12 @@ def upgrade():
         batch.add_column(
             sa.Column("attempts", sa.Integer(), nullable=False, server_default="0")
         )
+    # A run left running by the old code has no lease the runner could take over.
+    op.execute(
+        "UPDATE verification_runs SET state = 'error', "
+        "message = 'The verification stopped when the server was upgraded. Start it again.' "
+        "WHERE state = 'running'"
+    )
     with op.batch_alter_table("maintenance_jobs") as batch:
         batch.add_column(
             sa.Column("state", sa.String(length=16), nullable=False, server_default="idle")
