@@ -258,7 +258,8 @@ def document(server_url):
         "required": ["organization_id", "retention_period_in_days", "state"],
         "properties": {
             "organization_id": {"type": "string"},
-            "retention_period_in_days": {"type": ["integer", "null"]},
+            # Never null here (typed SDKs need an integer): keeping forever reads 3650.
+            "retention_period_in_days": {"type": "integer"},
             "state": {"type": "string", "enum": ["active", "inactive", "disabled"]},
         },
     }

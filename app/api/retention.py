@@ -76,11 +76,19 @@ def requested_days(body):
 
 @bp.get("/organizations/<org_id>/audit_log_configuration")
 def get_configuration(org_id):
-    """The organization's audit log configuration."""
+    """The organization's audit log configuration, typed as WorkOS types it (docs/streams.md)."""
     require_own_organization(org_id)
     org = key_organization()
     return {
         "organization_id": org.id,
-        "retention_period_in_days": org.retention_period_in_days,
+        "retention_period_in_days": configured_days(org),
         "state": "active",
     }
+
+
+def configured_days(org):
+    """The retention period as an integer, as WorkOS's typed SDKs need it here: an
+    organization that keeps its events forever (no period: ``null`` on the retention
+    endpoint) reports the longest period offered, which nothing outlives."""
+    days = org.retention_period_in_days
+    return days if days is not None else max(ALLOWED_DAYS)

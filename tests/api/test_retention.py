@@ -67,6 +67,28 @@ def test_configuration(api, api_org):
     }
 
 
+def test_configuration_reports_keep_forever_as_the_longest_period(api, api_org):
+    """Typed SDKs (Rust's, Node's types) need an integer; the retention endpoint says null."""
+    assert api.get(f"/organizations/{api_org}/audit_logs_retention").get_json() == {
+        "retention_period_in_days": None
+    }
+    configuration = api.get(f"/organizations/{api_org}/audit_log_configuration").get_json()
+    assert configuration["retention_period_in_days"] == 3650
+
+
+def test_the_python_sdk_reads_the_configuration(live_server, api_org, make_key):
+    from workos import WorkOSClient
+
+    workos = WorkOSClient(
+        api_key=make_key(api_org), client_id="unused", base_url=live_server.url, max_retries=0
+    )
+    configuration = workos.organizations.get_audit_log_configuration(api_org)
+    assert configuration.organization_id == api_org
+    assert configuration.retention_period_in_days == 3650
+    assert configuration.state == "active"
+    assert configuration.log_stream is None
+
+
 @pytest.mark.parametrize("path", ["audit_logs_retention", "audit_log_configuration"])
 def test_another_organization_is_404(api, api_org, make_org, client, make_key, path):
     other = make_org("Globex")
