@@ -84,7 +84,7 @@ def test_a_worker_that_lost_its_lease_can_write_nothing(app, run_id):
         with pytest.raises(LostLease):
             slow.renew(checked=5)
         with pytest.raises(LostLease), database.writes():
-            integrity.finish_run(run_id, object(), slow)
+            integrity.finish_run(object(), slow)
     run = load(app, run_id)
     assert (run.worker, run.state, run.checked) == ("fast", RunState.RUNNING, 0)
 
@@ -101,3 +101,13 @@ def test_the_runner_thread_runs_a_queue_when_notified_and_stops(app, run_id):
     assert rounds.wait(30)
     runner.stop()
     assert not runner.alive
+
+
+def test_an_idle_queue_is_polled_without_the_write_lock(app, make_org):
+    """Finding no job takes no SQLite write lock (the event writer may hold it)."""
+    make_org()
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's single write lock")
+        with database.write_connection():  # someone else writes meanwhile
+            assert claim(app, "poller", utcnow()) is None

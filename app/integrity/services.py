@@ -141,7 +141,7 @@ def execute_run(run, lease):
     try:
         result = verify.verify_chain(run.organization_id, progress=progress)
         with database.writes():
-            finish_run(run.id, result, lease)
+            finish_run(result, lease)
     except LostLease:
         logger.warning("verification run %s: taken over by another runner", run.id)
     except Exception:
@@ -149,21 +149,9 @@ def execute_run(run, lease):
         db.session.rollback()
         try:
             with database.writes():
-                fail_run(run.id, lease)
+                fail_run(lease)
         except LostLease:
             logger.warning("verification run %s: taken over by another runner", run.id)
-
-
-def held_run(run_id, lease):
-    """The run, locked, if it is still held under ``lease``; else ``LostLease``."""
-    run = db.session.get(VerificationRun, run_id, with_for_update=True, populate_existing=True)
-    if run is None or (run.state, run.worker, run.attempts) != (
-        RunState.RUNNING,
-        lease.worker,
-        lease.attempt,
-    ):
-        raise LostLease(run_id)
-    return run
 
 
 def give_up(run, now):
@@ -182,9 +170,9 @@ def end_in_error(run, message, now):
     record_run(run)
 
 
-def finish_run(run_id, result, lease):
+def finish_run(result, lease):
     """Save a run's result and record it in the organization's log, in one transaction."""
-    run = held_run(run_id, lease)
+    run = lease.job()
     now = utcnow()
     run.worker = None
     run.state = RunState.PASSED if result.ok else RunState.FAILED
@@ -200,11 +188,11 @@ def finish_run(run_id, result, lease):
     record_run(run)
 
 
-def fail_run(run_id, lease):
+def fail_run(lease):
     """A run that could not finish: say so on the page, and record it in the
     organization's log (result ``error``) like a run that finished."""
     end_in_error(
-        held_run(run_id, lease),
+        lease.job(),
         "The verification stopped on an unexpected error; it has been logged.",
         utcnow(),
     )

@@ -56,7 +56,7 @@ class Columns:
         )
 
 
-def claim_next(columns, worker, now, give_up, order_by, where=(), on_claim=None):
+def claim_next(columns, worker, now, give_up, order_by, on_claim=None):
     """Take the oldest claimable job (one transaction); the job, or ``None``.
 
     A job whose lease ran out is retried (``attempts`` counts every claim) until it has
@@ -65,15 +65,22 @@ def claim_next(columns, worker, now, give_up, order_by, where=(), on_claim=None)
     job being taken (e.g. resets its progress), in the claim's transaction.
     """
     model = columns.model
+    # Idle queues are polled every few seconds: ask in a read first, so that finding
+    # nothing never takes SQLite's write lock from the event writer.
+    with database.reads():
+        waiting = db.session.scalar(
+            select(getattr(model, columns.key)).where(columns.claimable(now)).limit(1)
+        )
+    if waiting is None:
+        return None
     while True:
         with database.writes():
             job = db.session.scalar(
                 select(model)
-                .where(columns.claimable(now), *where)
+                .where(columns.claimable(now))
                 .order_by(*order_by)
                 .limit(1)
                 .with_for_update(skip_locked=True)
-                .execution_options(populate_existing=True)  # not a copy read before
             )
             if job is None:
                 return None
@@ -110,10 +117,9 @@ class Lease:
         """The lease of a job just claimed."""
         return cls(columns, getattr(job, columns.key), job.worker, job.attempts, **options)
 
-    def renew(self, **values):
-        """Write ``values`` (progress) and renew the lease, in a transaction of its own;
-        ``LostLease`` if another worker took the job over."""
-        model, now = self.columns.model, self.clock()
+    def held(self):
+        """The conditions under which the job is still this worker's."""
+        model = self.columns.model
         held = [
             getattr(model, self.columns.key) == self.job_id,
             model.worker == self.worker,
@@ -121,9 +127,23 @@ class Lease:
         ]
         if self.attempt is not None:
             held.append(model.attempts == self.attempt)
+        return held
+
+    def job(self):
+        """The job, locked in the session's ``writes()``, to write its outcome with the
+        rest of that transaction; ``LostLease`` if it is no longer this worker's."""
+        job = db.session.scalar(select(self.columns.model).where(*self.held()).with_for_update())
+        if job is None:
+            raise LostLease(self.job_id)
+        return job
+
+    def renew(self, **values):
+        """Write ``values`` (progress) and renew the lease, in a transaction of its own;
+        ``LostLease`` if another worker took the job over."""
+        model, now = self.columns.model, self.clock()
         with database.write_connection() as connection:
             changed = connection.execute(
-                update(model).where(*held).values(heartbeat_at=now, **values)
+                update(model).where(*self.held()).values(heartbeat_at=now, **values)
             ).rowcount
         self.last = time.monotonic()
         if changed != 1:
