@@ -13,6 +13,7 @@ from app.orgs.access import org_view
 from app.schemas.models import Action
 from app.trail import services as trail
 from app.web.htmx import vary_on_htmx, wants_partial
+from app.web.lookups import or_404
 
 bp = Blueprint("events", __name__)
 
@@ -69,11 +70,11 @@ def events_chart(org):
 @org_view()
 def show(org, event_id):
     """One event, every field: its own page, or the side panel of the list."""
-    event = db.session.scalar(
-        select(Event).where(Event.organization_id == org.id, Event.id == event_id)
+    event = or_404(
+        db.session.scalar(
+            select(Event).where(Event.organization_id == org.id, Event.id == event_id)
+        )
     )
-    if event is None:
-        abort(404)
     payload = json.loads(event.payload)
     context = {
         "event": event,

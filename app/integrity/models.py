@@ -55,10 +55,3 @@ class VerificationRun(db.Model):
     def finished(self):
         """Whether the run has ended, one way or another."""
         return self.state not in (RunState.PENDING, RunState.RUNNING)
-
-    @property
-    def percent(self):
-        """How far the run has got, 0 to 100."""
-        if not self.total:
-            return 100 if self.finished else 0
-        return min(100, self.checked * 100 // self.total)

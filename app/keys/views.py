@@ -12,6 +12,7 @@ from app.orgs.models import Role
 from app.service_errors import ServiceError
 from app.trail import services as trail
 from app.web.form_errors import show_service_error
+from app.web.lookups import or_404
 
 bp = Blueprint("keys", __name__)
 
@@ -64,9 +65,7 @@ def create(org):
 @org_view(Role.ADMIN)
 def revoke(org, key_id):
     """Revoke a key for good; it stays listed, marked revoked."""
-    key = services.get_key(org, key_id)
-    if key is None:
-        abort(404)
+    key = or_404(services.get_key(org, key_id))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     services.revoke_key(key, actor=trail.user_actor(current_user))

@@ -85,7 +85,7 @@ def claim(owner, now, name=DAILY_JOB):
             update(JOBS)
             .where(
                 JOBS.c.name == name,
-                or_(JOBS.c.state != DAILY.running, JOBS.c.heartbeat_at < now - LEASE),
+                DAILY.claimable(now),
                 or_(JOBS.c.last_finished_at.is_(None), JOBS.c.last_finished_at <= now - EVERY),
             )
             .values(
