@@ -8,7 +8,8 @@ WORKERS ?= 1
 THREADS ?= 8
 FLASK := $(BIN)/flask --app app
 
-.PHONY: install run dev test test-fast lint format bench bench-viewer demo clean bench-exports
+.PHONY: install run dev test test-fast lint format bench bench-viewer demo clean bench-exports \
+	bench-streams
 
 install: $(VENV)/.installed
 
@@ -33,7 +34,7 @@ dev: install
 ## make test: the whole suite (unit, API, browser) on SQLite, and on PostgreSQL when
 ## TEST_DATABASE_URL is set.
 test: install
-	$(BIN)/python -m tests.e2e.browser
+	$(BIN)/python -m tests.prerequisites
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## make test-fast: everything but the browser tests.
@@ -56,6 +57,11 @@ bench: install
 ## organizations (SQLite in instance/bench/, reused; BENCH_DATABASE_URL for PostgreSQL).
 bench-viewer: install
 	$(BIN)/python -m bench.viewer $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
+
+## make bench-streams: log streams draining a 1M-event backlog (webhook, S3) beside a raw
+## read, and their lag under a steady 500 events/s (the viewer benchmark's data, copied).
+bench-streams: install
+	$(BIN)/python -m bench.streams $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
 
 ## make bench-exports: an export of 1M events (the viewer benchmark's data, copied to
 ## instance/bench/exports.db) against a raw SELECT -> csv.writer loop; BENCH_DATABASE_URL for PostgreSQL.

@@ -95,6 +95,7 @@ def register_blueprints(app):
     from app.orgs.views import bp as orgs_bp
     from app.retention.views import bp as retention_bp
     from app.schemas.views import bp as schemas_bp
+    from app.streams.views import bp as streams_bp
     from app.web.health import bp as health_bp
 
     csrf.exempt(api_bp)
@@ -111,6 +112,7 @@ def register_blueprints(app):
         exports_bp,
         integrity_bp,
         retention_bp,
+        streams_bp,
         api_bp,
     ):
         app.register_blueprint(blueprint)
@@ -126,6 +128,7 @@ def register_commands(app):
     from app.keys.cli import keys_cli
     from app.orgs.cli import orgs_cli
     from app.retention.cli import retention_cli
+    from app.streams.cli import streams_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(orgs_cli)
@@ -135,6 +138,7 @@ def register_commands(app):
     app.cli.add_command(exports_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(retention_cli)
+    app.cli.add_command(streams_cli)
 
 
 def register_request_hooks(app):
@@ -145,6 +149,7 @@ def register_request_hooks(app):
     from app.jobs import runner
     from app.maintenance import scheduler
     from app.orgs import layout
+    from app.streams import delivery as streams
     from app.web.errors import register_error_handlers
     from app.web.headers import add_security_headers
     from app.web.sessions import DashboardSessionInterface
@@ -158,5 +163,11 @@ def register_request_hooks(app):
     # One job runner per process: exports and the daily job as configured, and
     # verification runs always (they are asked for in this process's dashboard).
     runner.init_app(
-        app, [export_worker.queue_for(app), scheduler.queue_for(app), VerificationQueue()]
+        app,
+        [
+            export_worker.queue_for(app),
+            scheduler.queue_for(app),
+            VerificationQueue(),
+            streams.queue_for(app),
+        ],
     )

@@ -25,6 +25,10 @@ class Defaults:
     EXPORT_RETENTION_DAYS = 7  # an export's file is deleted this long after it is ready
     EXPORT_WORKER = "thread"  # "thread": each server process runs exports; "off": a separate
     # `flask exports work` process does
+    STREAM_WORKER = "thread"  # "thread": each server process delivers log streams; "off": a
+    # separate `flask streams work` process does
+    STREAM_POLL_SECONDS = 1.0  # how soon a runner notices new events for its streams
+    STREAM_SECRETS_KEY = None  # encrypts stream secrets; None: derived from SECRET_KEY
     EVENT_WRITER_ADDRESS = None  # the writer process's Unix socket (set by the writer supervisor);
     EVENT_WRITER_KEY = None  # None: each server process stores events with a thread of its own
 
@@ -43,6 +47,9 @@ ENVIRONMENT_SETTINGS = {
     "EXPORTS_DIR": str,
     "EXPORT_RETENTION_DAYS": int,
     "EXPORT_WORKER": str,
+    "STREAM_WORKER": str,
+    "STREAM_POLL_SECONDS": float,
+    "STREAM_SECRETS_KEY": str,
     "EVENT_WRITER_ADDRESS": str,
     "EVENT_WRITER_KEY": str,
 }

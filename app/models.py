@@ -9,6 +9,7 @@ from app.ledger.models import ChainHead, Event, EventTarget, SearchTerm
 from app.maintenance.models import MaintenanceJob
 from app.orgs.models import Membership, Organization
 from app.schemas.models import Action, SchemaVersion
+from app.streams.models import LogStream
 
 __all__ = [
     "Action",
@@ -19,6 +20,7 @@ __all__ = [
     "Export",
     "ExportDownload",
     "IdempotencyRecord",
+    "LogStream",
     "MaintenanceJob",
     "Membership",
     "Organization",

@@ -88,6 +88,7 @@ def app(database, tmp_path):
             "SERVER_NAME": None,
             "RETENTION_PURGE": "off",  # tests run the daily job themselves
             "EXPORT_WORKER": "off",  # tests run export jobs themselves (run_next_export)
+            "STREAM_WORKER": "off",  # tests run stream rounds themselves (run_next)
         }
     )
     app.instance_path = str(tmp_path / "instance")

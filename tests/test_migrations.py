@@ -25,6 +25,7 @@ REVISIONS = [
     "d8f2a4c6e0b1",
     "e3b7c9d1f5a2",
     "f4c6a8e0b2d4",
+    "a1c3e5f7b9d2",
 ]
 
 

@@ -325,7 +325,8 @@ def test_a_long_purge_renews_the_daily_jobs_lease(app, aged, monkeypatch):
     after every batch, keeps another process out until the end, and the job is then
     released as done."""
     elapsed = [0.0]
-    monkeypatch.setattr(maintenance, "monotonic", lambda: elapsed[0])
+    clock = functools.partial(maintenance.JobClock, seconds=lambda: elapsed[0])
+    monkeypatch.setattr(maintenance, "JobClock", clock)
     monkeypatch.setattr(retention, "purge", functools.partial(retention.purge, batch_size=5))
     purge_batch = retention.purge_batch
     others = []

@@ -6,6 +6,7 @@ from app import database
 from app.api.blueprint import bp, json_body, key_organization, require_own_organization
 from app.api.errors import ApiError
 from app.retention.services import ALLOWED_DAYS, PERIODS, set_retention
+from app.streams import services as streams
 from app.trail import services as trail
 
 
@@ -79,11 +80,15 @@ def get_configuration(org_id):
     """The organization's audit log configuration, typed as WorkOS types it (docs/streams.md)."""
     require_own_organization(org_id)
     org = key_organization()
-    return {
+    found = {
         "organization_id": org.id,
         "retention_period_in_days": configured_days(org),
         "state": "active",
     }
+    stream = streams.configuration_stream(org)
+    if stream is not None:
+        found["log_stream"] = streams.workos_json(stream)
+    return found
 
 
 def configured_days(org):

@@ -285,9 +285,10 @@ def write_file(export, path, kind, lease, should_stop):
     return written
 
 
-def export_query(conditions, dialect, chained=False):
+def export_query(conditions, dialect, chained=False, order_by=None):
     """The events-table columns of the matching events, newest first (as the viewer lists
-    them), the two times already formatted as the API prints them.
+    them) unless ``order_by`` says otherwise, the two times already formatted as the API
+    prints them.
 
     ``chained`` (NDJSON) adds what a line needs to be checked on its own: the stored
     ``received_at`` as is (the hash covers it to the microsecond) and the previous event's
@@ -321,7 +322,9 @@ def export_query(conditions, dialect, chained=False):
             previous,
             and_(previous.organization_id == Event.organization_id, previous.seq == Event.seq - 1),
         )
-    return query.where(*conditions).order_by(Event.occurred_at.desc(), Event.id.desc())
+    if order_by is None:
+        order_by = (Event.occurred_at.desc(), Event.id.desc())
+    return query.where(*conditions).order_by(*order_by)
 
 
 def api_time(column, dialect):

@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
 
@@ -46,18 +47,25 @@ class Columns:
     lease: object  # a timedelta
     max_attempts: int
     key: str = "id"  # the model's key attribute
+    state: str = "state"  # the attribute holding ``pending`` or ``running``
+
+    @property
+    def state_column(self):
+        """The model's column holding the job's state."""
+        return getattr(self.model, self.state)
 
     def claimable(self, now):
         """Pending, or running under a lease that ran out (its worker stopped)."""
-        model = self.model
+        state = self.state_column
         return or_(
-            model.state == self.pending,
-            and_(model.state == self.running, model.heartbeat_at < now - self.lease),
+            state == self.pending,
+            and_(state == self.running, self.model.heartbeat_at < now - self.lease),
         )
 
 
-def claim_next(columns, worker, now, give_up, order_by, on_claim=None):
-    """Take the oldest claimable job (one transaction); the job, or ``None``.
+def claim_next(columns, worker, now, give_up, order_by, on_claim=None, where=()):
+    """Take the first claimable job in ``order_by`` (one transaction); the job, or ``None``.
+    ``where`` adds the queue's own conditions (e.g. that a stream has something to send).
 
     A job whose lease ran out is retried (``attempts`` counts every claim) until it has
     been tried ``max_attempts`` times; then ``give_up(job, now)`` marks it failed, in the
@@ -69,7 +77,7 @@ def claim_next(columns, worker, now, give_up, order_by, on_claim=None):
     # nothing never takes SQLite's write lock from the event writer.
     with database.reads():
         waiting = db.session.scalar(
-            select(getattr(model, columns.key)).where(columns.claimable(now)).limit(1)
+            select(getattr(model, columns.key)).where(columns.claimable(now), *where).limit(1)
         )
     if waiting is None:
         return None
@@ -77,26 +85,38 @@ def claim_next(columns, worker, now, give_up, order_by, on_claim=None):
         with database.writes():
             job = db.session.scalar(
                 select(model)
-                .where(columns.claimable(now))
+                .where(columns.claimable(now), *where)
                 .order_by(*order_by)
                 .limit(1)
                 .with_for_update(skip_locked=True)
             )
             if job is None:
                 return None
-            retried = job.state == columns.running
+            retried = getattr(job, columns.state) == columns.running
             if retried and job.attempts >= columns.max_attempts:
                 give_up(job, now)
                 continue
             if on_claim is not None:
                 on_claim(job, retried)
-            job.state = columns.running
+            setattr(job, columns.state, columns.running)
             job.worker = worker
             job.heartbeat_at = now
             job.attempts += 1
             if hasattr(job, "updated_at"):
                 job.updated_at = now
             return job
+
+
+class JobClock:
+    """The job's clock: the claim's ``now``, plus the time elapsed since (so tasks given a
+    ``now`` in the past, as tests do, keep a consistent time while they run)."""
+
+    def __init__(self, now, seconds=time.monotonic):
+        self.seconds = seconds
+        self.claimed_at, self.claimed = now, seconds()
+
+    def __call__(self):
+        return self.claimed_at + timedelta(seconds=self.seconds() - self.claimed)
 
 
 class Lease:
@@ -123,7 +143,7 @@ class Lease:
         held = [
             getattr(model, self.columns.key) == self.job_id,
             model.worker == self.worker,
-            model.state == self.columns.running,
+            self.columns.state_column == self.columns.running,
         ]
         if self.attempt is not None:
             held.append(model.attempts == self.attempt)

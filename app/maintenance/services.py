@@ -2,7 +2,6 @@
 
 import logging
 from datetime import timedelta
-from time import monotonic
 
 from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -10,7 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app import database
 from app.exports import services as exports
 from app.extensions import db
-from app.jobs.lease import Columns, Lease, LostLease
+from app.jobs.lease import Columns, JobClock, Lease, LostLease
 from app.maintenance.models import MaintenanceJob
 from app.retention import services as retention
 
@@ -27,17 +26,6 @@ JOBS = MaintenanceJob.__table__
 # The daily job's lease, as every job's (app/jobs/lease.py); it is claimed by schedule
 # (once a day), not from a queue, so attempts are not counted against a limit.
 DAILY = Columns(MaintenanceJob, "idle", "running", LEASE, max_attempts=0, key="name")
-
-
-class JobClock:
-    """The job's clock: the claim's ``now``, plus the time elapsed since (so tasks given a
-    ``now`` in the past, as tests do, keep a consistent time while they run)."""
-
-    def __init__(self, now):
-        self.claimed_at, self.claimed = now, monotonic()
-
-    def __call__(self):
-        return self.claimed_at + timedelta(seconds=monotonic() - self.claimed)
 
 
 def purge_expired(now, lease):

@@ -47,6 +47,11 @@ ACTIONS = {
     "dashboard.export_created": "Export created",
     "dashboard.export_downloaded": "Export downloaded",
     "dashboard.integrity_verified": "Integrity verified",
+    "dashboard.log_stream_created": "Log stream created",
+    "dashboard.log_stream_updated": "Log stream changed",
+    "dashboard.log_stream_paused": "Log stream paused",
+    "dashboard.log_stream_resumed": "Log stream resumed",
+    "dashboard.log_stream_deleted": "Log stream deleted",
 }
 
 

@@ -101,3 +101,48 @@ def test_another_organization_is_404(api, api_org, make_org, client, make_key, p
         assert mine.get(f"/organizations/{other}/{path}").get_json() == {
             "retention_period_in_days": None
         }
+
+
+def test_configuration_carries_the_oldest_stream_that_is_not_disabled(app, api, api_org):
+    from app import database
+    from app.extensions import db
+    from app.streams import services
+    from app.streams.models import LogStream
+    from tests.streams.helpers import make_stream
+
+    first, _secret = make_stream(app, api_org, settings={"url": "https://siem.example/hook"})
+    second, _secret = make_stream(app, api_org, settings={"url": "https://other.example/hook"})
+    with app.app_context(), database.writes():
+        row = db.session.get(LogStream, first)
+        created_at = row.created_at
+        services.pause_stream(row, actor=None)
+    stream = api.get(f"/organizations/{api_org}/audit_log_configuration").get_json()["log_stream"]
+    assert stream["id"] == second
+    with app.app_context(), database.writes():
+        services.resume_stream(db.session.get(LogStream, first), actor=None)
+        db.session.get(LogStream, first).state = "failing"
+    stream = api.get(f"/organizations/{api_org}/audit_log_configuration").get_json()["log_stream"]
+    assert stream == {
+        "id": first,
+        "type": "GenericHttps",
+        "state": "error",
+        "created_at": created_at.strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{created_at.microsecond // 1000:03d}Z",
+        "last_synced_at": None,
+    }
+
+
+def test_the_python_sdk_reads_a_configured_stream(app, live_server, api_org, make_key):
+    from workos import WorkOSClient
+
+    from tests.streams.helpers import make_stream
+
+    stream_id, _secret = make_stream(app, api_org, settings={"url": "https://siem.example/hook"})
+    workos = WorkOSClient(
+        api_key=make_key(api_org), client_id="unused", base_url=live_server.url, max_retries=0
+    )
+    configuration = workos.organizations.get_audit_log_configuration(api_org)
+    assert configuration.log_stream.id == stream_id
+    assert configuration.log_stream.type == "GenericHttps"
+    assert configuration.log_stream.state == "active"
+    assert configuration.log_stream.last_synced_at is None
