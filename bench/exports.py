@@ -33,8 +33,9 @@ RESULTS = ROOT / "bench" / "results"
 BENCH_DIR = ROOT / "instance" / "bench"
 
 
-def make_app(database_url):
-    """The app on the benchmark database (SQLite: a copy of the viewer's), migrated."""
+def make_app(database_url, copy_name="exports.db", **settings):
+    """The app on the benchmark database (SQLite: ``copy_name``, a copy of the viewer's),
+    migrated; ``settings`` are added to its configuration."""
     from flask_migrate import upgrade
 
     from app import create_app
@@ -44,7 +45,7 @@ def make_app(database_url):
     if database_url:
         uri = database_uri(database_url, BENCH_DIR)
     else:
-        copy = BENCH_DIR / "exports.db"
+        copy = BENCH_DIR / copy_name
         viewer = BENCH_DIR / "viewer.db"
         if not copy.exists() and viewer.exists():
             print(f"Copying {viewer.relative_to(ROOT)} to {copy.relative_to(ROOT)}", flush=True)
@@ -56,6 +57,7 @@ def make_app(database_url):
             "SECRET_KEY": "benchmark-only",
             "EXPORT_WORKER": "off",
             "EXPORTS_DIR": str(BENCH_DIR / "exports"),
+            **settings,
         }
     )
     with app.app_context():

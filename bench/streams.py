@@ -37,42 +37,16 @@ from pathlib import Path
 
 import httpx
 
+from bench import exports
 from bench.viewer import ORG_NAMES, ROOT, prepare
 
 RESULTS = ROOT / "bench" / "results"
-BENCH_DIR = ROOT / "instance" / "bench"
 STEADY_ORG = "Streams steady-state"
 
 
 def make_app(database_url):
-    """The app on the benchmark database (SQLite: a copy of the viewer's), migrated."""
-    from flask_migrate import upgrade
-
-    from app import create_app
-    from app.config import database_uri
-
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    if database_url:
-        uri = database_uri(database_url, BENCH_DIR)
-    else:
-        copy = BENCH_DIR / "streams.db"
-        viewer = BENCH_DIR / "viewer.db"
-        if not copy.exists() and viewer.exists():
-            print(f"Copying {viewer.relative_to(ROOT)} to {copy.relative_to(ROOT)}", flush=True)
-            shutil.copyfile(viewer, copy)
-        uri = f"sqlite:///{copy}"
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": uri,
-            "SECRET_KEY": "benchmark-only",
-            "EXPORT_WORKER": "off",
-            "RETENTION_PURGE": "off",
-            "STREAM_WORKER": "off",  # the benchmark runs the rounds itself
-        }
-    )
-    with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
-    return app
+    """The app on its own copy of the viewer's data (``streams.db``), rounds run here."""
+    return exports.make_app(database_url, "streams.db", RETENTION_PURGE="off", STREAM_WORKER="off")
 
 
 def baseline(app, org_id):

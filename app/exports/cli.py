@@ -1,7 +1,5 @@
 """``flask exports ...``: a standalone export worker, expiry, and the list of exports."""
 
-import signal
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -9,7 +7,7 @@ from flask.cli import AppGroup
 from app import database
 from app.exports import services
 from app.exports.worker import POLL_SECONDS, ExportQueue
-from app.jobs.runner import Runner
+from app.jobs.runner import work_in_foreground
 from app.orgs.cli import organization_or_fail
 
 exports_cli = AppGroup("exports", help="Run export jobs and manage export files.")
@@ -27,20 +25,13 @@ exports_cli = AppGroup("exports", help="Run export jobs and manage export files.
 def work(once, poll):
     """Run export jobs until stopped (SIGINT or SIGTERM let the current page finish and put
     the job back for another worker). Set EXPORT_WORKER=off in the server processes."""
-    worker = Runner(current_app._get_current_object(), [ExportQueue(poll_seconds=poll)])
-    if once:
-        ran = worker.run_once()
-        click.echo(f"Ran {ran} export{'s' if ran != 1 else ''}.")
-        return
-
-    def stop(_signum, _frame):
-        worker.request_stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    click.echo(f"Export worker {worker.name} waiting for jobs (Ctrl+C to stop).")
-    worker.run()
-    click.echo("Export worker stopped.")
+    work_in_foreground(
+        current_app._get_current_object(),
+        ExportQueue(poll_seconds=poll),
+        once,
+        "export",
+        click.echo,
+    )
 
 
 @exports_cli.command("expire")

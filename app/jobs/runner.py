@@ -10,6 +10,7 @@ until none is left or the runner is stopping. ``notify(name)`` makes a queue loo
 """
 
 import logging
+import signal
 import threading
 from typing import Protocol
 
@@ -124,6 +125,26 @@ class Runner:
     def run_once(self):
         """One round of every queue, now, in the calling thread; how many jobs ran."""
         return sum(self.run_queue(queue) for queue in self.queues)
+
+
+def work_in_foreground(app, queue, once, noun, echo):
+    r"""A ``flask ... work`` command: with ``once``, one round of ``queue`` (``echo`` says how
+    many ``noun``\s ran); else rounds until SIGINT or SIGTERM, which let the current step
+    finish."""
+    worker = Runner(app, [queue])
+    if once:
+        ran = worker.run_once()
+        echo(f"Ran {ran} {noun}{'s' if ran != 1 else ''}.")
+        return
+
+    def stop(_signum, _frame):
+        worker.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    echo(f"{queue.name.capitalize()} worker {worker.name} running (Ctrl+C to stop).")
+    worker.run()
+    echo(f"{queue.name.capitalize()} worker stopped.")
 
 
 def init_app(app, queues):

@@ -1,13 +1,11 @@
 """``flask streams ...``: log streams from the command line, and a standalone worker."""
 
-import signal
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from app import database
-from app.jobs.runner import Runner
+from app.jobs.runner import work_in_foreground
 from app.orgs.cli import organization_or_fail
 from app.service_errors import ServiceError
 from app.streams import services
@@ -30,6 +28,9 @@ set_option = click.option(
 )
 
 
+TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
 def parse_settings(kind, pairs, start=None):
     """``NAME=VALUE`` pairs as the kind's settings, typed as its form would type them."""
     types = {setting.name: setting.type for setting in kind.settings}
@@ -40,7 +41,10 @@ def parse_settings(kind, pairs, start=None):
             known = ", ".join(types)
             raise click.BadParameter(f"{pair!r}: use NAME=VALUE with NAME one of {known}.")
         if types[name] == "bool":
-            value = value.strip().lower() in {"1", "true", "yes", "on"}
+            word = value.strip().lower()
+            if word not in TRUE | FALSE:
+                raise click.BadParameter(f"{name} must be true or false, not {value!r}.")
+            value = word in TRUE
         elif types[name] == "int" and value.strip():
             try:
                 value = int(value)
@@ -225,17 +229,6 @@ def test(stream_id, org_id):
 def work(once, poll):
     """Deliver streams until stopped (SIGINT, SIGTERM). Set STREAM_WORKER=off in the
     server processes to keep deliveries out of them."""
-    worker = Runner(current_app._get_current_object(), [StreamQueue(poll_seconds=poll)])
-    if once:
-        ran = worker.run_once()
-        click.echo(f"Ran {ran} round{'s' if ran != 1 else ''}.")
-        return
-
-    def stop(_signum, _frame):
-        worker.request_stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    click.echo(f"Stream worker {worker.name} delivering (Ctrl+C to stop).")
-    worker.run()
-    click.echo("Stream worker stopped.")
+    work_in_foreground(
+        current_app._get_current_object(), StreamQueue(poll_seconds=poll), once, "round", click.echo
+    )

@@ -61,7 +61,9 @@ class Claimed:
     failing_since: datetime | None
     next_attempt_at: datetime | None
     test_pending: bool
+    test_requested_at: datetime | None
     test_requested_by: str | None
+    pending_last_seq: int | None
 
     def due(self, now):
         """Whether it delivers now (not waiting out a backoff)."""
@@ -87,8 +89,8 @@ def has_work(now):
         and_(
             LogStream.test_requested_at.is_not(None),
             or_(
-                LogStream.test_finished_at.is_(None),
-                LogStream.test_finished_at < LogStream.test_requested_at,
+                LogStream.test_done_for.is_(None),
+                LogStream.test_done_for != LogStream.test_requested_at,
             ),
         ),
     )
@@ -115,7 +117,7 @@ def record_pause(stream, reason):
         "dashboard.log_stream_paused",
         SYSTEM,
         [trail.Target("log_stream", stream.id, stream.name)],
-        {"kind": stream.kind, "reason": reason},
+        {"kind": stream.kind, "reason": trail.clipped(reason)},
         context=SYSTEM_CONTEXT,
     )
 
@@ -141,6 +143,17 @@ def run_next(worker, now=None, should_stop=lambda: False):
         Round(claimed, lease, now, should_stop).run()
     except LostLease:
         logger.warning("log stream %s: taken over by another worker", claimed.id)
+    except Exception as error:  # a database error, say: hand the stream back with a backoff
+        logger.exception("log stream %s: the round failed", claimed.id)
+        db.session.rollback()
+        message = f"Internal error: {type(error).__name__}: {error}"[:2000]
+        lease.finish_unless_lost(
+            job_state="idle",
+            attempts=0,
+            last_error=message,
+            last_error_at=utcnow(),
+            next_attempt_at=utcnow() + timedelta(seconds=backoff(claimed.failures + 1)),
+        )
     return claimed.id
 
 
@@ -161,7 +174,9 @@ def read_claimed(stream_id):
         failing_since=stream.failing_since,
         next_attempt_at=stream.next_attempt_at,
         test_pending=stream.test_pending,
+        test_requested_at=stream.test_requested_at,
         test_requested_by=stream.test_requested_by,
+        pending_last_seq=stream.pending_last_seq,
     )
 
 
@@ -218,7 +233,10 @@ class Round:
 
     def test_done(self, outcome):
         self.lease.renew(
-            test_finished_at=self.clock(), test_ok=outcome.ok, test_result=outcome.message
+            test_finished_at=self.clock(),
+            test_done_for=self.stream.test_requested_at,
+            test_ok=outcome.ok,
+            test_result=outcome.message,
         )
 
     def deliver(self, sender):
@@ -226,19 +244,28 @@ class Round:
         deadline = time.monotonic() + SLICE_SECONDS
         while not self.should_stop() and time.monotonic() < deadline:
             batch = records.next_batch(
-                self.stream.id, self.stream.organization_id, self.cursor, kind.max_batch
+                self.stream.id,
+                self.stream.organization_id,
+                self.cursor,
+                kind.max_batch,
+                through_seq=self.retrying(),
             )
             if batch is None:
                 self.skip_purged()
                 break
             outcome = safely_send(sender, batch)
             if not outcome.ok:
-                self.failed(outcome)
+                self.failed(outcome, batch)
                 return
             self.delivered(batch)
             if self.changed():
                 break
         self.lease.finish(job_state="idle", attempts=0)
+
+    def retrying(self):
+        """The last seq of the failed batch being retried, if it is not delivered yet."""
+        pending = self.stream.pending_last_seq
+        return pending if pending is not None and pending > self.cursor else None
 
     def delivered(self, batch):
         """Move the cursor past a confirmed batch (events purged before it are counted)."""
@@ -254,6 +281,7 @@ class Round:
             failures=0,
             failing_since=None,
             next_attempt_at=None,
+            pending_last_seq=None,
             # Recovered; an admin's pause made meanwhile stays.
             state=case(
                 (LogStream.state == StreamState.FAILING, StreamState.ACTIVE),
@@ -262,13 +290,17 @@ class Round:
         )
 
     def skip_purged(self):
-        """The head is past the cursor but no event is: retention purged them before they
-        were sent. The cursor moves to the head, and they are counted."""
+        """No event is past the cursor, yet the head may be: retention purged them before
+        they were sent. The cursor moves over what was purged (never past the purge
+        checkpoint: an event stored since the batch was read is still to be sent), and
+        they are counted."""
         with database.reads():
-            head_seq, _purged = records.head_of(self.stream.organization_id)
-        if head_seq > self.cursor:
-            skipped, self.cursor = head_seq - self.cursor, head_seq
-            self.lease.renew(cursor_seq=head_seq, purged_unsent=LogStream.purged_unsent + skipped)
+            _head_seq, purged_through = records.head_of(self.stream.organization_id)
+        if purged_through > self.cursor:
+            skipped, self.cursor = purged_through - self.cursor, purged_through
+            self.lease.renew(
+                cursor_seq=purged_through, purged_unsent=LogStream.purged_unsent + skipped
+            )
 
     def changed(self):
         """Whether an admin changed, paused or deleted the stream since the claim (the
@@ -281,8 +313,9 @@ class Round:
             row is None or row.state not in DELIVERING or row.changed_at != self.stream.changed_at
         )
 
-    def failed(self, outcome):
-        """End the round after a failure: back off, and mark the stream failing or paused."""
+    def failed(self, outcome, batch=None):
+        """End the round after a failure: back off, and mark the stream failing or paused;
+        the failed batch is retried as it was."""
         now = self.clock()
         failures = self.failures + 1
         failing_since = self.failing_since or now
@@ -302,6 +335,8 @@ class Round:
             stream.failures, stream.failing_since = failures, failing_since
             stream.last_error, stream.last_error_at = outcome.message, now
             stream.next_attempt_at = now + timedelta(seconds=backoff(failures, outcome.after))
+            if batch is not None:
+                stream.pending_last_seq = batch.last_seq
             if stream.state in DELIVERING:  # an admin's pause made meanwhile stays
                 stream.state = state
                 if state == StreamState.PAUSED:

@@ -65,11 +65,17 @@ class LogStream(db.Model):
     failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last seq of a batch that failed: it is retried as it was (the same key, the same
+    # events), not grown by the events that arrived meanwhile.
+    pending_last_seq: Mapped[int | None] = mapped_column(BigInteger)
 
     # "Send test event": asked for in a request, sent by the runner.
     test_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     test_requested_by: Mapped[str | None] = mapped_column(String(254))
     test_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The request the last test answered (its requested_at): the web server's clock and the
+    # worker's are never compared.
+    test_done_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     test_ok: Mapped[bool | None] = mapped_column(Boolean)
     test_result: Mapped[str | None] = mapped_column(Text)
 
@@ -82,9 +88,7 @@ class LogStream(db.Model):
     @property
     def test_pending(self):
         """Whether a test event was asked for and not sent yet."""
-        return self.test_requested_at is not None and (
-            self.test_finished_at is None or self.test_finished_at < self.test_requested_at
-        )
+        return self.test_requested_at is not None and self.test_done_for != self.test_requested_at
 
     def __repr__(self):
         return f"<LogStream {self.id} {self.kind} {self.state}>"

@@ -16,20 +16,34 @@ from app.timestamps import isoformat, utcnow
 TEST_ACTION = "auditlog.stream_test"
 
 
-def next_batch(stream_id, org_id, cursor_seq, limit):
-    """The events after ``cursor_seq`` in ``seq`` order, at most ``limit``, as a batch;
-    ``None`` when there are none. Read in a read-only transaction of its own."""
+MAX_BATCH_BYTES = 4_000_000  # a batch of large events stops here (it keeps at least one)
+
+
+def next_batch(stream_id, org_id, cursor_seq, limit, through_seq=None):
+    """The events after ``cursor_seq`` in ``seq`` order (through ``through_seq``, when a
+    failed batch is retried as it was), at most ``limit`` and about ``MAX_BATCH_BYTES``,
+    as a batch; ``None`` when there are none. Read in a read-only transaction of its own."""
+    conditions = [Event.organization_id == org_id, Event.seq > cursor_seq]
+    if through_seq is not None:
+        conditions.append(Event.seq <= through_seq)
     query = export_query(
-        [Event.organization_id == org_id, Event.seq > cursor_seq],
+        conditions,
         db.engine.dialect.name,
         chained=True,
         order_by=(Event.seq,),
     ).limit(limit)
     with database.reads():
-        rows = plain(db.session.execute(query).all())
+        # On the session's connection, past the ORM's result layer: plain column rows.
+        rows = plain(db.session.connection().execute(query).all())
         records = [as_record(row) for row in rows]
     if not records:
         return None
+    size = 0
+    for count, record in enumerate(records):
+        size += len(record.line)
+        if size > MAX_BATCH_BYTES and count:
+            records = records[:count]
+            break
     return Batch(stream_id, org_id, records)
 
 

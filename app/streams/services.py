@@ -71,6 +71,14 @@ def checked_secret(kind, secret, required):
         if required:
             raise ServiceError(f"Enter the {kind.secret_label.lower()}.", field="secret")
         return None
+    if not all(" " < character <= "~" for character in secret):
+        # It goes into a request header: a line break or a non-ASCII letter would break
+        # every request (and the error would quote the secret).
+        raise ServiceError(
+            f"The {kind.secret_label.lower()} may hold only printable ASCII characters, "
+            "without spaces.",
+            field="secret",
+        )
     if len(secret) > MAX_SECRET:
         raise ServiceError(
             f"The {kind.secret_label.lower()} is longer than {MAX_SECRET} characters.",
@@ -81,6 +89,14 @@ def checked_secret(kind, secret, required):
 
 def stream_target(stream):
     return trail.Target("log_stream", stream.id, stream.name, {"kind": stream.kind})
+
+
+def changed_by(stream, action, actor, metadata=None):
+    """Mark the stream changed (a round in progress ends early to take the change) and
+    record the change in its organization's log."""
+    stream.changed_at = utcnow()
+    db.session.flush()
+    trail.record(stream.organization_id, action, actor, [stream_target(stream)], metadata)
 
 
 def create_stream(org, kind_name, name, settings, *, secret=None, start="beginning", actor):
@@ -111,7 +127,11 @@ def create_stream(org, kind_name, name, settings, *, secret=None, start="beginni
     )
     db.session.add(stream)
     db.session.flush()
-    metadata = {"kind": kind.name, "destination": kind.describe(checked), "start": start}
+    metadata = {
+        "kind": kind.name,
+        "destination": trail.clipped(kind.describe(checked)),
+        "start": start,
+    }
     trail.record(org.id, "dashboard.log_stream_created", actor, [stream_target(stream)], metadata)
     wake()
     return stream, shown
@@ -138,17 +158,10 @@ def update_stream(stream, name, settings, *, secret=None, actor):
     stream.settings = orjson.dumps(checked).decode()
     if given is not None:
         stream.secret_encrypted = secrets.encrypt(given)
-    stream.changed_at = utcnow()
     # New settings deserve a try now, not at the end of a backoff meant for the old ones.
     stream.next_attempt_at = None
-    db.session.flush()
-    trail.record(
-        stream.organization_id,
-        "dashboard.log_stream_updated",
-        actor,
-        [stream_target(stream)],
-        {"changed": ", ".join(changed), "destination": kind.describe(checked)},
-    )
+    metadata = {"changed": ", ".join(changed), "destination": trail.clipped(kind.describe(checked))}
+    changed_by(stream, "dashboard.log_stream_updated", actor, metadata)
     wake()
     return stream
 
@@ -160,15 +173,7 @@ def rotate_secret(stream, *, actor):
         raise ServiceError(f"Enter the new {kind.secret_label.lower()} in the stream's settings.")
     shown = kind.new_secret()
     stream.secret_encrypted = secrets.encrypt(shown)
-    stream.changed_at = utcnow()
-    db.session.flush()
-    trail.record(
-        stream.organization_id,
-        "dashboard.log_stream_updated",
-        actor,
-        [stream_target(stream)],
-        {"changed": "secret"},
-    )
+    changed_by(stream, "dashboard.log_stream_updated", actor, {"changed": "secret"})
     return shown
 
 
@@ -180,11 +185,7 @@ def pause_stream(stream, *, actor):
     stream.state = StreamState.DISABLED
     who = trail.as_actor(actor).name if actor is not None else "an admin"
     stream.state_reason = f"Paused by {who}."
-    stream.changed_at = utcnow()
-    db.session.flush()
-    trail.record(
-        stream.organization_id, "dashboard.log_stream_paused", actor, [stream_target(stream)]
-    )
+    changed_by(stream, "dashboard.log_stream_paused", actor)
     return stream
 
 
@@ -195,15 +196,7 @@ def resume_stream(stream, *, actor):
     previous = stream.state
     stream.state, stream.state_reason = StreamState.ACTIVE, None
     stream.failures, stream.failing_since, stream.next_attempt_at = 0, None, None
-    stream.changed_at = utcnow()
-    db.session.flush()
-    trail.record(
-        stream.organization_id,
-        "dashboard.log_stream_resumed",
-        actor,
-        [stream_target(stream)],
-        {"previous_state": str(previous)},
-    )
+    changed_by(stream, "dashboard.log_stream_resumed", actor, {"previous_state": str(previous)})
     wake()
     return stream
 

@@ -170,23 +170,21 @@ def test(org, stream_id):
     return redirect(stream_url(stream), code=303)
 
 
-@bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>/pause")
-@database.writes
-@org_view(Role.ADMIN)
-def pause(org, stream_id):
-    stream = confirmed_stream(org, stream_id)
-    services.pause_stream(stream, actor=actor())
-    flash("The stream is paused: nothing is sent until you resume it.", "success")
-    return redirect(stream_url(stream), code=303)
+STATE_CHANGES = {
+    "pause": (services.pause_stream, "The stream is paused: nothing is sent until you resume it."),
+    "resume": (services.resume_stream, "The stream is delivering again, from where it stopped."),
+}
 
 
-@bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>/resume")
+@bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>/<any(pause, resume):verb>")
 @database.writes
 @org_view(Role.ADMIN)
-def resume(org, stream_id):
+def change_state(org, stream_id, verb):
+    """Pause (an admin's pause: ``disabled``) or resume a stream."""
     stream = confirmed_stream(org, stream_id)
-    services.resume_stream(stream, actor=actor())
-    flash("The stream is delivering again, from where it stopped.", "success")
+    change, message = STATE_CHANGES[verb]
+    change(stream, actor=actor())
+    flash(message, "success")
     return redirect(stream_url(stream), code=303)
 
 

@@ -19,7 +19,7 @@ from flask import has_request_context, request
 
 from app.extensions import db
 from app.ledger.append import append_rows, event_row, target_rows
-from app.ledger.shape import parse_event
+from app.ledger.shape import MAX_METADATA_STRING, parse_event
 from app.timestamps import isoformat_exact, utcnow
 
 ACTOR_TYPE = "dashboard_user"
@@ -171,6 +171,11 @@ def target_json(target):
     if metadata:
         found["metadata"] = metadata
     return found
+
+
+def clipped(text, limit=MAX_METADATA_STRING):
+    """Text cut to fit a metadata value (an ellipsis says it was cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def without_empty(metadata):

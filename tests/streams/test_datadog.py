@@ -4,25 +4,24 @@ intake that checks the documented request shape and limits and answers as Datado
 import gzip
 import json
 import socket
-from contextlib import closing
 from dataclasses import replace
 
 import httpx
 import pytest
 
-from app.service_errors import ServiceError
-from app.streams.kinds import Batch, datadog, kind_named
+from app.streams.kinds import datadog, kind_named
 from tests.streams.receivers.datadog import API_KEY, DatadogReceiver, entries_of
 from tests.streams.receivers.http import (
     ORGANIZATION_ID,
-    STREAM_ID,
+    batch_of,
     make_batch,
-    make_destination,
     make_record,
     parsed,
 )
+from tests.streams.sender_steps import HttpSenders, HttpSenderTests, check_refuses
 
 KIND = kind_named("datadog")
+SENDERS = HttpSenders(KIND, API_KEY, "intake_url", site="datadoghq.eu")
 
 
 @pytest.fixture
@@ -31,25 +30,17 @@ def receiver():
         yield receiver
 
 
-def sender_for(receiver, key=API_KEY, **settings):
-    """A sender to the receiver (closed at the end of the ``with``)."""
-    settings = KIND.check({"site": "datadoghq.eu", "intake_url": receiver.url, **settings})
-    return closing(KIND.sender(make_destination(settings, key)))
+class TestAsEveryHttpSender(HttpSenderTests):
+    """The tests every kind that posts over HTTP passes (tests/streams/sender_steps.py)."""
 
-
-def send(receiver, batch, **settings):
-    with sender_for(receiver, **settings) as sender:
-        return sender.send(batch)
-
-
-def ids(records):
-    return [record["id"] for record in records]
+    senders = SENDERS
+    redirect = (307, "https://proxy.example.com/")
 
 
 def test_delivers_each_record_as_a_log_entry_in_order(receiver):
     batch = make_batch(5)
 
-    outcome = send(receiver, batch)
+    outcome = SENDERS.send(receiver, batch)
 
     assert outcome.ok, outcome.message
     assert outcome.message == "HTTP 202"
@@ -72,7 +63,7 @@ def test_delivers_each_record_as_a_log_entry_in_order(receiver):
 
 
 def test_service_and_extra_tags_are_sent(receiver):
-    outcome = send(receiver, make_batch(2), service="acme-audit", tags="env:prod, team:sec")
+    outcome = SENDERS.send(receiver, make_batch(2), service="acme-audit", tags="env:prod, team:sec")
 
     assert outcome.ok, outcome.message
     entries = entries_of(receiver.requests[0].body)
@@ -97,21 +88,12 @@ def test_service_and_extra_tags_are_sent(receiver):
     ],
 )
 def test_each_site_posts_to_its_documented_intake(site, url):
-    with closing(KIND.sender(make_destination(KIND.check({"site": site}), API_KEY))) as sender:
+    with SENDERS.sender(site=site) as sender:
         assert sender.url == url
 
 
-def test_the_connection_is_kept_between_batches(receiver):
-    with sender_for(receiver) as sender:
-        assert sender.send(make_batch(2)).ok
-        assert sender.send(make_batch(2, first_seq=3)).ok
-
-    assert receiver.requests[0].client == receiver.requests[1].client
-    assert ids(receiver.records) == [f"evt_{seq:026d}" for seq in range(1, 5)]
-
-
 def test_a_wrong_api_key_is_refused_with_datadogs_answer(receiver):
-    outcome = send(receiver, make_batch(1), key="not-the-key")
+    outcome = SENDERS.send(receiver, make_batch(1), secret="not-the-key")
 
     assert not outcome.ok and not outcome.retry
     assert outcome.message.startswith("HTTP 403: ")
@@ -130,116 +112,48 @@ def test_a_wrong_api_key_is_refused_with_datadogs_answer(receiver):
     ],
 )
 def test_throttling_and_server_errors_are_retried(receiver, answer, after):
-    receiver.answers = [answer]
-    batch = make_batch(2)
-
-    with sender_for(receiver) as sender:
-        outcome = sender.send(batch)
-        assert not outcome.ok and outcome.retry
-        assert outcome.after == after
-        assert outcome.message.startswith(f"HTTP {answer[0]}: ")
-        assert receiver.records == []
-
-        assert sender.send(batch).ok
-    assert receiver.records == parsed(batch)
+    SENDERS.retried_then_delivered(receiver, answer, after)
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 413])
 def test_payload_and_key_errors_are_permanent(receiver, status):
-    receiver.answers = [(status, {"errors": [{"status": str(status), "detail": "no"}]})]
+    answer = (status, {"errors": [{"status": str(status), "detail": "no"}]})
 
-    outcome = send(receiver, make_batch(1))
-
-    assert not outcome.ok and not outcome.retry
-    assert outcome.message.startswith(f"HTTP {status}: ")
-
-
-def test_a_redirect_is_refused_not_followed(receiver):
-    receiver.answers = [(307, "", {"Location": "https://proxy.example.com/"})]
-
-    outcome = send(receiver, make_batch(1))
-
-    assert not outcome.ok and not outcome.retry
-    assert "redirects are not followed (to https://proxy.example.com/)" in outcome.message
-
-
-def test_an_intake_that_is_down_is_retried(receiver):
-    batch = make_batch(2)
-    with sender_for(receiver) as sender:
-        assert sender.send(make_batch(1, first_seq=100)).ok  # a kept-alive connection
-        receiver.down = True
-
-        outcome = sender.send(batch)
-        assert not outcome.ok and outcome.retry
-        assert outcome.message.startswith("ConnectError")  # refused: nothing listens
-
-        receiver.down = False
-        assert sender.send(batch).ok
-    assert receiver.records[1:] == parsed(batch)
-
-
-def test_a_connection_closed_without_an_answer_is_retried(receiver):
-    receiver.close_connections = True
-
-    outcome = send(receiver, make_batch(1))
-
-    assert not outcome.ok and outcome.retry
-    assert outcome.message.startswith("RemoteProtocolError")
-
-
-def test_an_intake_slower_than_the_timeout_is_retried(receiver, monkeypatch):
-    monkeypatch.setattr(datadog, "TIMEOUT_SECONDS", 0.2)
-    receiver.slow_seconds = 30  # cut short when the receiver stops
-
-    outcome = send(receiver, make_batch(1))
-
-    assert not outcome.ok and outcome.retry
-    assert outcome.message.startswith("ReadTimeout")
+    assert SENDERS.refused(receiver, answer).message.startswith(f"HTTP {status}: ")
 
 
 def test_a_batch_over_4_mb_goes_in_several_requests_in_order(receiver):
     batch = make_batch(1000, padding=5_000)  # about 5.8 MB of entries
 
-    outcome = send(receiver, batch)
+    outcome = SENDERS.sent_in_parts(receiver, batch, 2)
 
-    assert outcome.ok, outcome.message
-    assert len(receiver.requests) == 2
     assert all(len(gzip.decompress(r.body)) <= 4_000_000 for r in receiver.requests)
-    assert receiver.records == parsed(batch)  # each exactly once, in order
     assert outcome.message == "request 2 of 2: HTTP 202"
 
 
 def test_more_than_1000_records_go_in_several_requests(receiver):
     batch = make_batch(2500)  # more than a batch ever is; the sender still sends them all
 
-    assert send(receiver, batch).ok
+    SENDERS.sent_in_parts(receiver, batch, 3)
 
     assert [len(entries_of(r.body)) for r in receiver.requests] == [1000, 1000, 500]
-    assert receiver.records == parsed(batch)
 
 
 def test_a_later_request_failing_fails_the_batch_and_a_retry_completes_it(receiver):
     batch = make_batch(1000, padding=5_000)
-    receiver.answers = [None, (503, "Service Unavailable")]
 
-    with sender_for(receiver) as sender:
-        outcome = sender.send(batch)
-        assert not outcome.ok and outcome.retry
-        assert outcome.message.startswith("request 2 of 2: HTTP 503")
-        assert len(receiver.requests) == 2
-        first = ids(receiver.records)
-        assert first == ids(parsed(batch))[: len(first)]
+    outcome = SENDERS.second_part_refused_then_delivered(
+        receiver, batch, (503, "Service Unavailable")
+    )
 
-        assert sender.send(batch).ok
-    # At least once: the first part came twice; by id, every record once and in order.
-    assert list(dict.fromkeys(ids(receiver.records))) == ids(parsed(batch))
+    assert outcome.message.startswith("request 2 of 2: HTTP 503")
 
 
 def test_a_record_too_large_for_datadog_is_replaced_by_a_stub(receiver):
     small, huge = make_record(1), make_record(2, padding=1_000_000)
-    batch = Batch(STREAM_ID, ORGANIZATION_ID, [small, huge, make_record(3)])
+    batch = batch_of([small, huge, make_record(3)])
 
-    assert send(receiver, batch).ok
+    assert SENDERS.send(receiver, batch).ok
 
     assert receiver.oversized == []  # nothing for Datadog to truncate
     assert receiver.records == [
@@ -261,7 +175,7 @@ def test_the_entry_limit_counts_the_message_as_json_escapes_it(receiver):
     record = replace(record, line=record.line.replace('"note":"', '"note":"' + '\\"' * 6000))
     assert len(record.line.encode()) < 1_000_000
 
-    assert send(receiver, Batch(STREAM_ID, ORGANIZATION_ID, [record])).ok
+    assert SENDERS.send(receiver, batch_of([record])).ok
 
     assert receiver.oversized == []
     assert receiver.records[0]["truncated"] == "too large for Datadog"
@@ -323,11 +237,7 @@ def test_the_receiver_holds_requests_to_datadogs_shape(receiver, headers, body, 
     ],
 )
 def test_check_refuses_bad_settings_with_a_reason(settings, field, message):
-    with pytest.raises(ServiceError) as error:
-        KIND.check({"site": "datadoghq.com", **settings})
-
-    assert error.value.field == field
-    assert message in error.value.message
+    check_refuses(KIND, {"site": "datadoghq.com", **settings}, field, message)
 
 
 def test_check_normalises_the_settings():

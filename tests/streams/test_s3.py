@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from app.service_errors import ServiceError
-from app.streams.kinds import Batch
 from app.streams.kinds.s3 import ATTEMPTS, S3Kind
 from tests.streams.receivers.http import (
     ORGANIZATION_ID,
-    STREAM_ID,
+    batch_of,
     make_batch,
     make_destination,
     make_record,
@@ -95,7 +94,7 @@ def test_the_day_is_the_first_records_in_utc(s3, deliver):
     early = datetime(2026, 4, 1, 0, 0, 1, tzinfo=UTC)
     records = [make_record(7, received_at=late), make_record(8, received_at=early)]
 
-    assert deliver(Batch(STREAM_ID, ORGANIZATION_ID, records)).ok
+    assert deliver(batch_of(records)).ok
 
     assert s3.keys(BUCKET) == [key(7, 8, day=f"auditlog/{ORGANIZATION_ID}/2026/03/31")]
 
@@ -128,7 +127,7 @@ def test_a_repeat_is_byte_for_byte_the_stored_object(s3, deliver):
 
 def test_a_test_batch_goes_under_test(s3, deliver):
     record = replace(make_record(0, action="auditlog.stream_test"), id="test_01HZTEST")
-    batch = Batch(STREAM_ID, ORGANIZATION_ID, [record], test=True)
+    batch = batch_of([record], test=True)
 
     assert deliver(batch).ok
 

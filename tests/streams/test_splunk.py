@@ -2,25 +2,18 @@
 that checks the documented request shape and answers as HEC does."""
 
 import socket
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from app.service_errors import ServiceError
-from app.streams.kinds import Batch, kind_named, splunk
-from tests.streams.receivers.http import (
-    ORGANIZATION_ID,
-    STREAM_ID,
-    make_batch,
-    make_destination,
-    make_record,
-    parsed,
-)
+from app.streams.kinds import kind_named
+from tests.streams.receivers.http import batch_of, make_batch, make_record, parsed
 from tests.streams.receivers.splunk import TOKEN, SplunkReceiver, objects_of
+from tests.streams.sender_steps import HttpSenders, HttpSenderTests, check_refuses, ids
 
 KIND = kind_named("splunk")
+SENDERS = HttpSenders(KIND, TOKEN)
 BUSY = {"text": "Server is busy", "code": 9}
 
 
@@ -30,25 +23,17 @@ def receiver():
         yield receiver
 
 
-def sender_for(receiver, token=TOKEN, **settings):
-    """A sender to the receiver (closed at the end of the ``with``)."""
-    settings = KIND.check({"url": receiver.url, **settings})
-    return closing(KIND.sender(make_destination(settings, token)))
+class TestAsEveryHttpSender(HttpSenderTests):
+    """The tests every kind that posts over HTTP passes (tests/streams/sender_steps.py)."""
 
-
-def send(receiver, batch, **settings):
-    with sender_for(receiver, **settings) as sender:
-        return sender.send(batch)
-
-
-def ids(records):
-    return [record["id"] for record in records]
+    senders = SENDERS
+    redirect = (301, "https://splunk.example.com:8088/")
 
 
 def test_delivers_each_record_as_an_hec_event_in_order(receiver):
     batch = make_batch(5)
 
-    outcome = send(receiver, batch)
+    outcome = SENDERS.send(receiver, batch)
 
     assert outcome.ok, outcome.message
     assert receiver.records == parsed(batch)
@@ -71,7 +56,7 @@ def test_delivers_each_record_as_an_hec_event_in_order(receiver):
 def test_each_line_is_spliced_in_as_it_is(receiver):
     batch = make_batch(3)
 
-    assert send(receiver, batch).ok
+    assert SENDERS.send(receiver, batch).ok
 
     lines = receiver.requests[0].body.decode().split("\n")
     events = [line.partition(',"event":')[2].removesuffix("}") for line in lines]
@@ -79,23 +64,14 @@ def test_each_line_is_spliced_in_as_it_is(receiver):
 
 
 def test_index_and_sourcetype_are_sent_when_set(receiver):
-    assert send(receiver, make_batch(2), index="audit", sourcetype="acme:audit").ok
+    assert SENDERS.send(receiver, make_batch(2), index="audit", sourcetype="acme:audit").ok
 
     objects = objects_of(receiver.requests[0].body)
     assert {(value["index"], value["sourcetype"]) for value in objects} == {("audit", "acme:audit")}
 
 
-def test_the_connection_is_kept_between_batches(receiver):
-    with sender_for(receiver) as sender:
-        assert sender.send(make_batch(2)).ok
-        assert sender.send(make_batch(2, first_seq=3)).ok
-
-    assert receiver.requests[0].client == receiver.requests[1].client
-    assert ids(receiver.records) == [f"evt_{seq:026d}" for seq in range(1, 5)]
-
-
 def test_a_wrong_token_is_refused_with_hecs_answer(receiver):
-    outcome = send(receiver, make_batch(1), token="not-the-token")
+    outcome = SENDERS.send(receiver, make_batch(1), secret="not-the-token")
 
     assert not outcome.ok and not outcome.retry
     assert outcome.message == "HTTP 403: Invalid token (code 4)"
@@ -103,7 +79,7 @@ def test_a_wrong_token_is_refused_with_hecs_answer(receiver):
 
 
 def test_an_index_the_token_may_not_write_to_is_refused(receiver):
-    outcome = send(receiver, make_batch(1), index="other")
+    outcome = SENDERS.send(receiver, make_batch(1), index="other")
 
     assert not outcome.ok and not outcome.retry
     assert "Incorrect index (code 7)" in outcome.message
@@ -121,18 +97,7 @@ def test_an_index_the_token_may_not_write_to_is_refused(receiver):
     ],
 )
 def test_busy_or_failing_collectors_are_retried(receiver, answer, after):
-    receiver.answers = [answer]
-    batch = make_batch(2)
-
-    with sender_for(receiver) as sender:
-        outcome = sender.send(batch)
-        assert not outcome.ok and outcome.retry
-        assert outcome.after == after
-        assert f"HTTP {answer[0]}" in outcome.message
-        assert receiver.records == []
-
-        assert sender.send(batch).ok
-    assert receiver.records == parsed(batch)
+    SENDERS.retried_then_delivered(receiver, answer, after)
 
 
 @pytest.mark.parametrize(
@@ -149,106 +114,42 @@ def test_busy_or_failing_collectors_are_retried(receiver, answer, after):
     ],
 )
 def test_token_and_data_errors_are_permanent(receiver, answer, message):
-    receiver.answers = [answer]
-
-    outcome = send(receiver, make_batch(1))
-
-    assert not outcome.ok and not outcome.retry
-    assert outcome.message.startswith(message)
-
-
-def test_a_redirect_is_refused_not_followed(receiver):
-    receiver.answers = [(301, "", {"Location": "https://splunk.example.com:8088/"})]
-
-    outcome = send(receiver, make_batch(1))
-
-    assert not outcome.ok and not outcome.retry
-    assert "redirects are not followed (to https://splunk.example.com:8088/)" in outcome.message
-    assert len(receiver.requests) == 1
-
-
-def test_a_collector_that_is_down_is_retried(receiver):
-    batch = make_batch(2)
-    with sender_for(receiver) as sender:
-        assert sender.send(make_batch(1, first_seq=100)).ok  # a kept-alive connection
-        receiver.down = True
-
-        outcome = sender.send(batch)
-        assert not outcome.ok and outcome.retry
-        assert outcome.message.startswith("ConnectError")  # refused: nothing listens
-
-        receiver.down = False
-        assert sender.send(batch).ok
-    assert receiver.records[1:] == parsed(batch)
-
-
-def test_a_connection_closed_without_an_answer_is_retried(receiver):
-    receiver.close_connections = True
-    with sender_for(receiver) as sender:
-        outcome = sender.send(make_batch(1))
-        assert not outcome.ok and outcome.retry
-        assert outcome.message.startswith("RemoteProtocolError")
-
-        receiver.close_connections = False
-        assert sender.send(make_batch(1)).ok
-
-
-def test_a_collector_slower_than_the_timeout_is_retried(receiver, monkeypatch):
-    monkeypatch.setattr(splunk, "TIMEOUT_SECONDS", 0.2)
-    receiver.slow_seconds = 30  # cut short when the receiver stops
-
-    outcome = send(receiver, make_batch(1))
-
-    assert not outcome.ok and outcome.retry
-    assert outcome.message.startswith("ReadTimeout")
+    assert SENDERS.refused(receiver, answer).message.startswith(message)
 
 
 def test_a_batch_over_a_megabyte_goes_in_several_requests_in_order(receiver):
     batch = make_batch(1000, padding=3000)  # about 3.5 MB of events
 
-    outcome = send(receiver, batch)
+    SENDERS.sent_in_parts(receiver, batch, 4)
 
-    assert outcome.ok, outcome.message
-    assert len(receiver.requests) == 4
     assert all(len(request.body) <= 1_000_000 for request in receiver.requests)
-    assert receiver.records == parsed(batch)  # each exactly once, in order
-    assert outcome.message.startswith("request 4 of 4: ")
 
 
 def test_a_later_request_failing_fails_the_batch_and_a_retry_completes_it(receiver):
     batch = make_batch(1000, padding=3000)
-    receiver.answers = [None, (503, BUSY, {"Retry-After": "5"})]
 
-    with sender_for(receiver) as sender:
-        outcome = sender.send(batch)
-        assert not outcome.ok and outcome.retry and outcome.after == 5.0
-        assert outcome.message.startswith("request 2 of 4: HTTP 503: Server is busy")
-        assert len(receiver.requests) == 2  # nothing sent past the failure
-        first = ids(receiver.records)
-        assert first == ids(parsed(batch))[: len(first)]
+    outcome = SENDERS.second_part_refused_then_delivered(
+        receiver, batch, (503, BUSY, {"Retry-After": "5"})
+    )
 
-        assert sender.send(batch).ok
-    # At least once: the first part came twice; by id, every record once and in order.
-    assert list(dict.fromkeys(ids(receiver.records))) == ids(parsed(batch))
+    assert outcome.after == 5.0
+    assert outcome.message.startswith("request 2 of 4: HTTP 503: Server is busy")
 
 
 def huge_batch():
     small, huge = make_record(1), make_record(2, padding=1_100_000)
-    return Batch(STREAM_ID, ORGANIZATION_ID, [small, huge, make_record(3)])
+    return batch_of([small, huge, make_record(3)])
 
 
 def test_an_event_over_the_limit_goes_in_a_request_of_its_own():
     with SplunkReceiver(max_content_length=800 * 1024 * 1024) as receiver:  # Splunk 8's
-        batch = huge_batch()
-
-        assert send(receiver, batch).ok
+        SENDERS.sent_in_parts(receiver, huge_batch(), 3)
 
         assert [len(objects_of(request.body)) for request in receiver.requests] == [1, 1, 1]
-        assert receiver.records == parsed(batch)
 
 
 def test_an_event_over_the_collectors_limit_is_refused_for_an_admin(receiver):
-    outcome = send(receiver, huge_batch())
+    outcome = SENDERS.send(receiver, huge_batch())
 
     assert not outcome.ok and not outcome.retry
     assert outcome.message.startswith("request 2 of 3: HTTP 413")
@@ -296,13 +197,7 @@ def test_the_receiver_holds_requests_to_hecs_shape(receiver, body, headers, stat
     ],
 )
 def test_check_refuses_bad_settings_with_a_reason(settings, field, message):
-    settings = {"url": "https://splunk.example.com:8088", **settings}
-
-    with pytest.raises(ServiceError) as error:
-        KIND.check(settings)
-
-    assert error.value.field == field
-    assert message in error.value.message
+    check_refuses(KIND, {"url": "https://splunk.example.com:8088", **settings}, field, message)
 
 
 def test_check_normalises_the_settings():

@@ -218,32 +218,49 @@ def split(pieces, max_bytes, max_count=None, separator=1, framing=0):
         yield run
 
 
-def send_all(client, url, bodies, headers, outcome_of):
-    """Post the bodies in order, stopping at the first that fails: the batch is delivered
-    only if every part is (a part delivered twice is deduplicated by the records' ids)."""
-    bodies = list(bodies)
-    outcome = Outcome.delivered("nothing to send")
-    for number, body in enumerate(bodies, 1):
-        try:
-            response = client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as error:
-            outcome = Outcome.again(f"{type(error).__name__}: {error}")
-        else:
-            outcome = outcome_of(response)
-        if len(bodies) > 1:
-            prefix = f"request {number} of {len(bodies)}: "
-            outcome = replace(outcome, message=(prefix + outcome.message)[:MAX_ERROR])
-        if not outcome.ok:
-            return outcome
-    return outcome
-
-
 def redirect_refusal(response):
     """A redirect, refused: it is not followed, so trying again gives the same answer."""
     return Outcome.refused(
         f"HTTP {response.status_code}: redirects are not followed "
         f"(to {response.headers.get('location', '?')}); update the stream's URL."
     )
+
+
+class HttpSender:
+    """What the senders that post over HTTP share: one kept-alive connection, a request
+    that fails on the way (refused, timed out, cut short) tried again, a redirect refused
+    rather than followed."""
+
+    def __init__(self, url):
+        self.url = url
+        self.client = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+
+    def post(self, body, headers, outcome_of):
+        """One request to ``url``; its answer read by ``outcome_of`` (a redirect aside)."""
+        try:
+            response = self.client.post(self.url, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            return Outcome.again(f"{type(error).__name__}: {error}")
+        if response.is_redirect:
+            return redirect_refusal(response)
+        return outcome_of(response)
+
+    def post_all(self, bodies, headers, outcome_of):
+        """Post the bodies in order, stopping at the first that fails: the batch is delivered
+        only if every part is (a part delivered twice is deduplicated by the records' ids)."""
+        bodies = list(bodies)
+        outcome = Outcome.delivered("nothing to send")
+        for number, body in enumerate(bodies, 1):
+            outcome = self.post(body, headers, outcome_of)
+            if len(bodies) > 1:
+                prefix = f"request {number} of {len(bodies)}: "
+                outcome = replace(outcome, message=(prefix + outcome.message)[:MAX_ERROR])
+            if not outcome.ok:
+                return outcome
+        return outcome
+
+    def close(self):
+        self.client.close()
 
 
 KINDS: dict[str, Kind] = {}

@@ -11,20 +11,9 @@ import gzip
 import re
 import socket
 
-import httpx
 import orjson
 
-from app.streams.kinds import (
-    TIMEOUT_SECONDS,
-    Setting,
-    check_url,
-    http_outcome,
-    invalid,
-    redirect_refusal,
-    register,
-    send_all,
-    split,
-)
+from app.streams.kinds import HttpSender, Setting, check_url, http_outcome, invalid, register, split
 
 PATH = "/api/v2/logs"
 SOURCE = "auditlog"
@@ -79,20 +68,12 @@ def stub(record):
     ).decode()
 
 
-def datadog_outcome(response):
-    """202 is delivered; 408, 429 and 5xx are retried (``Retry-After`` honoured); 400, 401,
-    403 and 413 (the payload or the key is wrong) are refused."""
-    if response.is_redirect:
-        return redirect_refusal(response)
-    return http_outcome(response)
-
-
-class DatadogSender:
+class DatadogSender(HttpSender):
     """Posts batches to one Datadog intake over a kept-alive connection."""
 
     def __init__(self, destination, host=None):
         settings = destination.settings
-        self.url = intake_url(settings)
+        super().__init__(intake_url(settings))
         self.headers = {
             "dd-api-key": destination.secret,
             "content-type": "application/json",
@@ -105,7 +86,6 @@ class DatadogSender:
             "hostname": host or socket.gethostname(),
         }
         self.tags = settings.get("tags") or ""
-        self.client = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
 
     def entry(self, organization_id, record):
         """One log entry's JSON; a stub in place of a record Datadog would truncate."""
@@ -124,10 +104,9 @@ class DatadogSender:
         runs = split(entries, MAX_BODY, MAX_ENTRIES, separator=1, framing=2)
         # Level 6, zlib's default: 9 costs several times the CPU for a few percent less.
         bodies = (gzip.compress(b"[%b]" % b",".join(run), compresslevel=6) for run in runs)
-        return send_all(self.client, self.url, bodies, self.headers, datadog_outcome)
-
-    def close(self):
-        self.client.close()
+        # 202 is delivered; 408, 429 and 5xx are retried (Retry-After honoured); 400, 401,
+        # 403 and 413 (the payload or the key is wrong) are refused.
+        return self.post_all(bodies, self.headers, http_outcome)
 
 
 def check_site(settings):

@@ -13,20 +13,17 @@ import socket
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import orjson
 
 from app.streams.kinds import (
     MAX_ERROR,
-    TIMEOUT_SECONDS,
+    HttpSender,
     Outcome,
     Setting,
     check_url,
     http_outcome,
     invalid,
-    redirect_refusal,
     register,
-    send_all,
     split,
 )
 
@@ -45,8 +42,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def hec_outcome(response):
     """HEC's answer as an outcome: decided by the HTTP status (each HEC code has one
     status), worded with HEC's own ``text`` and ``code``."""
-    if response.is_redirect:
-        return redirect_refusal(response)
     try:
         answer = response.json()
     except ValueError:
@@ -57,8 +52,9 @@ def hec_outcome(response):
     else:
         code = None
         message = f"HTTP {response.status_code}: {response.text}".strip()
-    if response.is_success and code not in (None, 0):
-        # Not "Success": HEC did not say it took the events, so they are not delivered.
+    if response.is_success and code != 0:
+        # Not HEC's "Success" (another code, or not HEC at all: a proxy's page, a wrong
+        # port): nobody said the events were taken, so they are not delivered.
         return Outcome.again(message)
     return replace(http_outcome(response), message=message[:MAX_ERROR])
 
@@ -69,12 +65,12 @@ def epoch_text(moment):
     return f"{milliseconds / 1000:.3f}"
 
 
-class SplunkSender:
+class SplunkSender(HttpSender):
     """Posts batches to one collector over a kept-alive connection."""
 
     def __init__(self, destination, host=None):
         settings = destination.settings
-        self.url = settings["url"].rstrip("/") + PATH
+        super().__init__(settings["url"].rstrip("/") + PATH)
         self.headers = {
             "authorization": f"Splunk {destination.secret}",
             "content-type": "application/json",
@@ -88,7 +84,6 @@ class SplunkSender:
         if settings.get("index"):
             fields["index"] = settings["index"]
         self.fields = orjson.dumps(fields)[1:-1]  # the members, spliced into each event
-        self.client = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
 
     def event(self, record):
         """One event's JSON object; the record's line goes in as it is, not re-serialised."""
@@ -98,25 +93,30 @@ class SplunkSender:
     def send(self, batch):
         events = [self.event(record) for record in batch.records]
         bodies = (b"\n".join(run) for run in split(events, MAX_BODY))
-        return send_all(self.client, self.url, bodies, self.headers, hec_outcome)
+        return self.post_all(bodies, self.headers, hec_outcome)
 
-    def close(self):
-        self.client.close()
+
+def check_name(settings, name, what, pattern, rule, default=""):
+    """The setting ``name`` (the default if it is empty): at most ``MAX_NAME`` characters
+    that match ``pattern``; ``rule`` says which, for one that does not."""
+    value = (settings.get(name) or "").strip() or default
+    if len(value) > MAX_NAME:
+        raise invalid(name, f"The {what} is longer than {MAX_NAME} characters.")
+    if value and not pattern.fullmatch(value):
+        raise invalid(name, rule)
+    return value
 
 
 def check_index(settings):
     """The index, or ``""`` for the token's default; Splunk's naming rule otherwise."""
-    index = (settings.get("index") or "").strip()
-    if not index:
-        return ""
-    if len(index) > MAX_NAME:
-        raise invalid("index", f"The index name is longer than {MAX_NAME} characters.")
-    if not INDEX_PATTERN.fullmatch(index):
-        raise invalid(
-            "index",
-            "Splunk index names have only lowercase letters, digits, _ and - (for example main).",
-        )
-    if index[0] in "_-":
+    index = check_name(
+        settings,
+        "index",
+        "index name",
+        INDEX_PATTERN,
+        "Splunk index names have only lowercase letters, digits, _ and - (for example main).",
+    )
+    if index[:1] in ("_", "-"):
         raise invalid("index", "Splunk index names cannot begin with _ or -.")
     if "kvstore" in index:
         raise invalid("index", 'Splunk index names cannot contain "kvstore".')
@@ -125,15 +125,14 @@ def check_index(settings):
 
 def check_sourcetype(settings):
     """The source type, or the default; a name that searches can quote without escaping."""
-    sourcetype = (settings.get("sourcetype") or "").strip() or DEFAULT_SOURCETYPE
-    if len(sourcetype) > MAX_NAME:
-        raise invalid("sourcetype", f"The source type is longer than {MAX_NAME} characters.")
-    if not SOURCETYPE_PATTERN.fullmatch(sourcetype):
-        raise invalid(
-            "sourcetype",
-            "Use letters, digits and _ . : / - in the source type (for example auditlog:event).",
-        )
-    return sourcetype
+    return check_name(
+        settings,
+        "sourcetype",
+        "source type",
+        SOURCETYPE_PATTERN,
+        "Use letters, digits and _ . : / - in the source type (for example auditlog:event).",
+        default=DEFAULT_SOURCETYPE,
+    )
 
 
 class SplunkKind:

@@ -10,18 +10,9 @@ HMAC-SHA256>`` of ``id.timestamp.body`` with the stream's ``whsec_`` secret).
 import base64
 import secrets
 
-import httpx
 from standardwebhooks import Webhook
 
-from app.streams.kinds import (
-    TIMEOUT_SECONDS,
-    Outcome,
-    Setting,
-    check_url,
-    http_outcome,
-    redirect_refusal,
-    register,
-)
+from app.streams.kinds import HttpSender, Outcome, Setting, check_url, http_outcome, register
 from app.timestamps import utcnow
 
 EVENT_TYPE = "audit_log.events"
@@ -39,14 +30,21 @@ def body_of(batch):
     return f'{{"type":"{EVENT_TYPE}","data":[{lines}]}}'
 
 
-class WebhookSender:
+def webhook_outcome(response):
+    """A 410 is refused: the receiver says this endpoint is gone for good; any other
+    answer is read the usual way."""
+    if response.status_code == 410:
+        return Outcome.refused(f"HTTP 410: {response.text}")
+    return http_outcome(response, retried=(408, 429, 502, 503, 504))
+
+
+class WebhookSender(HttpSender):
     """Signs and posts batches over one kept-alive connection."""
 
     def __init__(self, destination, clock=utcnow):
-        self.url = destination.settings["url"]
+        super().__init__(destination.settings["url"])
         self.signer = Webhook(destination.secret)
         self.clock = clock
-        self.client = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
 
     def headers(self, key, body):
         """The three signature headers (and the content type) for one request."""
@@ -61,20 +59,7 @@ class WebhookSender:
 
     def send(self, batch):
         body = body_of(batch)
-        try:
-            response = self.client.post(
-                self.url, content=body.encode(), headers=self.headers(batch.key, body)
-            )
-        except httpx.HTTPError as error:
-            return Outcome.again(f"{type(error).__name__}: {error}")
-        if response.is_redirect:
-            return redirect_refusal(response)
-        if response.status_code == 410:  # the receiver says this endpoint is gone for good
-            return Outcome.refused(f"HTTP 410: {response.text}")
-        return http_outcome(response, retried=(408, 429, 502, 503, 504))
-
-    def close(self):
-        self.client.close()
+        return self.post(body.encode(), self.headers(batch.key, body), webhook_outcome)
 
 
 class WebhookKind:
@@ -101,7 +86,9 @@ class WebhookKind:
         return {"url": check_url(settings)}
 
     def describe(self, settings):
-        return settings["url"]
+        # Without its query: some receivers take a token there, which must not show on
+        # the page or go into the organization's log.
+        return settings["url"].split("?", 1)[0]
 
     def sender(self, destination):
         return WebhookSender(destination)

@@ -283,10 +283,16 @@ def make_record(seq, action="user.signed_in", padding=0, received_at=None):
     )
 
 
+def batch_of(records, test=False):
+    """A batch of these records (``test``: a stream's test event, no cursor)."""
+    return Batch(STREAM_ID, ORGANIZATION_ID, list(records), test=test)
+
+
 def make_batch(count, first_seq=1, padding=0):
     """A batch of ``count`` consecutive records."""
-    records = [make_record(seq, padding=padding) for seq in range(first_seq, first_seq + count)]
-    return Batch(STREAM_ID, ORGANIZATION_ID, records)
+    return batch_of(
+        make_record(seq, padding=padding) for seq in range(first_seq, first_seq + count)
+    )
 
 
 def make_destination(settings, secret):

@@ -15,6 +15,7 @@ class WebhookReceiver:
         self.secret = secret
         self.path = path
         self.batches = []  # (webhook-id, [record, ...]) in arrival order, verified
+        self.raw = []  # (headers, body bytes) of each verified request
         self.refused = []  # why requests were refused
         self.answers = []  # (status, body, headers) to answer before verifying
         self.drop = 0  # close this many connections without an answer
@@ -104,6 +105,7 @@ class WebhookReceiver:
             return self.refuse(request, 400, "not an audit_log.events batch")
         with self.lock:
             self.batches.append((request.headers["webhook-id"], payload["data"]))
+            self.raw.append((dict(request.headers.items()), body))
         self.reply(request, 204, b"", {})
 
     def refuse(self, request, status, why):
