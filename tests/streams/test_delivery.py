@@ -150,7 +150,8 @@ def test_a_server_error_is_retried_after_a_backoff_and_nothing_is_lost(
     assert row.cursor_seq == 0 and row.failures == 1
     assert "HTTP 503: overloaded" in row.last_error
     assert row.next_attempt_at is not None and row.state == StreamState.ACTIVE
-    assert drain(app) == 0  # waiting out its backoff
+    # Waiting out its backoff (with full jitter it may be very short: ask just before).
+    assert drain(app, now=row.next_attempt_at - timedelta(milliseconds=1)) == 0
     drain(app, now=after_backoff(row))
     row = stream_row(app, stream_id)
     assert row.cursor_seq == 3 and row.failures == 0 and row.next_attempt_at is None
@@ -435,4 +436,27 @@ def test_a_round_that_fails_inside_hands_the_stream_back(
     assert row.next_attempt_at is not None
     monkeypatch.undo()
     drain(app, now=after_backoff(row))
+    assert_delivered_once_in_order(app, org_id, receiver)
+
+
+def test_a_receiver_too_slow_to_answer_is_retried_and_deduplicated(
+    app, org_id, make_events, receiver, monkeypatch
+):
+    """The request times out while the receiver still works on it; it then takes the
+    batch after all, and the retry sends it again: deduplicated, each event once."""
+    import threading
+
+    from app.streams import kinds
+
+    monkeypatch.setattr(kinds, "TIMEOUT_SECONDS", 0.2)
+    make_events(org_id, *events(3))
+    stream_id = webhook_stream(app, org_id, receiver)
+    receiver.hold = threading.Event()
+    drain(app)
+    row = stream_row(app, stream_id)
+    assert row.cursor_seq == 0 and "Timeout" in row.last_error
+    receiver.hold.set()  # the receiver finishes the request the worker gave up on
+    receiver.hold = None
+    drain(app, now=after_backoff(row))
+    assert len(receiver.batches) == 2  # the same batch, twice
     assert_delivered_once_in_order(app, org_id, receiver)
