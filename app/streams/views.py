@@ -176,9 +176,6 @@ STATE_CHANGES = {
 }
 
 
-@bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>/<any(pause, resume):verb>")
-@database.writes
-@org_view(Role.ADMIN)
 def change_state(org, stream_id, verb):
     """Pause (an admin's pause: ``disabled``) or resume a stream."""
     stream = confirmed_stream(org, stream_id)
@@ -186,6 +183,20 @@ def change_state(org, stream_id, verb):
     change(stream, actor=actor())
     flash(message, "success")
     return redirect(stream_url(stream), code=303)
+
+
+@bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>/pause")
+@database.writes
+@org_view(Role.ADMIN)
+def pause(org, stream_id):
+    return change_state(org, stream_id, "pause")
+
+
+@bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>/resume")
+@database.writes
+@org_view(Role.ADMIN)
+def resume(org, stream_id):
+    return change_state(org, stream_id, "resume")
 
 
 @bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>/rotate")
