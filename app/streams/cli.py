@@ -127,7 +127,7 @@ def update(stream_id, org_id, name, pairs, secret):
             org = organization_or_fail(org_id)
             stream = stream_or_fail(org, stream_id)
             kind = kind_named(stream.kind)
-            settings = parse_settings(kind, pairs, services.settings_of(stream))
+            settings = parse_settings(kind, pairs, stream.parsed_settings)
             services.update_stream(
                 stream, name or stream.name, settings, secret=secret, actor=trail.cli_actor()
             )

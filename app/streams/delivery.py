@@ -10,10 +10,8 @@ A crash between a send and the cursor's move sends that batch again: at least on
 import logging
 import random
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-import orjson
 from sqlalchemy import and_, case, or_, select
 
 from app import database
@@ -44,34 +42,6 @@ SYSTEM_CONTEXT = trail.Context("unknown", "auditlog-streams")
 STREAMS = Columns(LogStream, "idle", "running", LEASE, max_attempts=MAX_CRASHES, state="job_state")
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """What a round needs of its stream, read once after the claim."""
-
-    id: str
-    organization_id: str
-    name: str
-    kind: str
-    settings: dict
-    secret_encrypted: str | None
-    state: str
-    changed_at: datetime
-    cursor_seq: int
-    failures: int
-    failing_since: datetime | None
-    next_attempt_at: datetime | None
-    test_pending: bool
-    test_requested_at: datetime | None
-    test_requested_by: str | None
-    pending_last_seq: int | None
-
-    def due(self, now):
-        """Whether it delivers now (not waiting out a backoff)."""
-        return self.state in DELIVERING and (
-            self.next_attempt_at is None or self.next_attempt_at <= now
-        )
-
-
 def has_work(now):
     """The claim's condition: a delivering stream past its backoff with events after its
     cursor, or any stream with a test event waiting."""
@@ -86,13 +56,7 @@ def has_work(now):
             or_(LogStream.next_attempt_at.is_(None), LogStream.next_attempt_at <= now),
             head > LogStream.cursor_seq,
         ),
-        and_(
-            LogStream.test_requested_at.is_not(None),
-            or_(
-                LogStream.test_done_for.is_(None),
-                LogStream.test_done_for != LogStream.test_requested_at,
-            ),
-        ),
+        LogStream.test_pending,
     )
 
 
@@ -158,26 +122,11 @@ def run_next(worker, now=None, should_stop=lambda: False):
 
 
 def read_claimed(stream_id):
-    """The claimed stream's configuration and position."""
+    """The claimed stream as it is now, detached: the round reads its configuration and
+    position from it, and writes only through the lease."""
     stream = db.session.get(LogStream, stream_id)
-    return Claimed(
-        id=stream.id,
-        organization_id=stream.organization_id,
-        name=stream.name,
-        kind=stream.kind,
-        settings=orjson.loads(stream.settings),
-        secret_encrypted=stream.secret_encrypted,
-        state=stream.state,
-        changed_at=stream.changed_at,
-        cursor_seq=stream.cursor_seq,
-        failures=stream.failures,
-        failing_since=stream.failing_since,
-        next_attempt_at=stream.next_attempt_at,
-        test_pending=stream.test_pending,
-        test_requested_at=stream.test_requested_at,
-        test_requested_by=stream.test_requested_by,
-        pending_last_seq=stream.pending_last_seq,
-    )
+    db.session.expunge(stream)
+    return stream
 
 
 class Round:
@@ -196,40 +145,31 @@ class Round:
 
     def run(self):
         try:
-            sender = self.sender()
+            sender, broken = self.sender(), None
         except Exception as error:  # a secret under another key, a kind gone, ...
-            outcome = refusal(error)
-            if self.stream.test_pending:
-                self.test_done(outcome)
-            if self.stream.due(self.now):
-                self.failed(outcome)
-            else:
-                self.lease.finish(job_state="idle", attempts=0)
-            return
+            sender, broken = None, refusal(error)
         try:
             if self.stream.test_pending:
-                self.send_test(sender)
-            if self.stream.due(self.now):
-                self.deliver(sender)
-            else:
+                # The made-up test event: its result is the stream's; the cursor stays.
+                test = records.test_batch(self.stream)
+                self.test_done(broken or safely_send(sender, test))
+            if not self.stream.due(self.now):
                 self.lease.finish(job_state="idle", attempts=0)
+            elif broken:
+                self.failed(broken)
+            else:
+                self.deliver(sender)
         finally:
-            sender.close()
+            if sender is not None:
+                sender.close()
 
     def sender(self):
-        kind = kind_named(self.stream.kind)
+        self.kind = kind_named(self.stream.kind)
         secret = secrets.decrypt(self.stream.secret_encrypted)
         destination = Destination(
-            self.stream.id, self.stream.organization_id, self.stream.settings, secret
+            self.stream.id, self.stream.organization_id, self.stream.parsed_settings, secret
         )
-        return kind.sender(destination)
-
-    def send_test(self, sender):
-        """Send the made-up test event; its result is the stream's, the cursor stays."""
-        with database.reads():
-            stream = db.session.get(LogStream, self.stream.id)
-            batch = records.test_batch(stream, self.stream.test_requested_by)
-        self.test_done(safely_send(sender, batch))
+        return self.kind.sender(destination)
 
     def test_done(self, outcome):
         self.lease.renew(
@@ -240,14 +180,13 @@ class Round:
         )
 
     def deliver(self, sender):
-        kind = kind_named(self.stream.kind)
         deadline = time.monotonic() + SLICE_SECONDS
         while not self.should_stop() and time.monotonic() < deadline:
             batch = records.next_batch(
                 self.stream.id,
                 self.stream.organization_id,
                 self.cursor,
-                kind.max_batch,
+                self.kind.max_batch,
                 through_seq=self.retrying(),
             )
             if batch is None:

@@ -3,7 +3,9 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+import orjson
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, and_, or_
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.columns import UTCDateTime
@@ -85,10 +87,29 @@ class LogStream(db.Model):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
-    @property
+    @hybrid_property
     def test_pending(self):
         """Whether a test event was asked for and not sent yet."""
         return self.test_requested_at is not None and self.test_done_for != self.test_requested_at
+
+    @test_pending.inplace.expression
+    @classmethod
+    def _test_pending(cls):
+        return and_(
+            cls.test_requested_at.is_not(None),
+            or_(cls.test_done_for.is_(None), cls.test_done_for != cls.test_requested_at),
+        )
+
+    @property
+    def parsed_settings(self):
+        """The settings, as the kind's ``check`` returned them (without the secret)."""
+        return orjson.loads(self.settings)
+
+    def due(self, now):
+        """Whether it delivers now (not paused, not waiting out a backoff)."""
+        return self.state in DELIVERING and (
+            self.next_attempt_at is None or self.next_attempt_at <= now
+        )
 
     def __repr__(self):
         return f"<LogStream {self.id} {self.kind} {self.state}>"

@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import select
 
 from app import database
 from app.exports.formats import ndjson_line, plain
@@ -73,11 +74,6 @@ def head_of(org_id):
 def first_waiting_received_at(org_id, cursor_seq):
     """When the oldest event not yet delivered was received (``None``: none waits)."""
     return db.session.scalar(
-        select(func.min(Event.received_at)).where(
-            Event.organization_id == org_id, Event.seq == cursor_seq + 1
-        )
-    ) or db.session.scalar(
-        # The next seq may have been purged: the oldest event after the cursor.
         select(Event.received_at)
         .where(Event.organization_id == org_id, Event.seq > cursor_seq)
         .order_by(Event.seq)
@@ -85,11 +81,10 @@ def first_waiting_received_at(org_id, cursor_seq):
     )
 
 
-def test_batch(stream, requested_by):
+def test_batch(stream):
     """A made-up event for "Send test event": it is not in the log, has no ``seq`` or
     ``hash`` (``null``), and says it is a test."""
-    import orjson
-
+    requested_by = stream.test_requested_by
     now = utcnow()
     record_id = new_id("test")
     event = {

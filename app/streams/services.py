@@ -2,7 +2,6 @@
 the organization's own log), asking for a test event, and their health."""
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import orjson
 from flask import current_app
@@ -10,7 +9,6 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.jobs import runner
-from app.ledger.models import ChainHead
 from app.service_errors import ServiceError
 from app.streams import records, secrets
 from app.streams.delivery import NAME as QUEUE
@@ -46,11 +44,6 @@ def get_stream(org, stream_id):
     return db.session.scalar(
         select(LogStream).where(LogStream.id == stream_id, LogStream.organization_id == org.id)
     )
-
-
-def settings_of(stream):
-    """The stream's settings (without its secret)."""
-    return orjson.loads(stream.settings)
 
 
 def checked_name(name):
@@ -111,11 +104,7 @@ def create_stream(org, kind_name, name, settings, *, secret=None, start="beginni
     shown = None
     if kind.generates_secret:
         given = shown = kind.new_secret()
-    head_seq = 0
-    if start == "now":
-        head_seq = (
-            db.session.scalar(select(ChainHead.seq).where(ChainHead.organization_id == org.id)) or 0
-        )
+    head_seq = records.head_of(org.id)[0] if start == "now" else 0
     stream = LogStream(
         organization_id=org.id,
         name=name,
@@ -144,7 +133,7 @@ def update_stream(stream, name, settings, *, secret=None, actor):
     name = checked_name(name)
     checked = kind.check(settings)
     given = checked_secret(kind, secret, required=False)
-    before = settings_of(stream)
+    before = stream.parsed_settings
     changed = sorted(
         key for key in set(before) | set(checked) if before.get(key) != checked.get(key)
     )
@@ -227,13 +216,11 @@ def wake():
 
 @dataclass(frozen=True)
 class Health:
-    """A stream's health, as its page and the CLI show it."""
+    """How far behind a stream is, as its page and the CLI show it."""
 
-    state: str
     head_seq: int
     lag_events: int
     lag_seconds: float | None  # how long the oldest undelivered event has waited
-    oldest_waiting_at: datetime | None
 
 
 def health(stream, now=None):
@@ -247,12 +234,12 @@ def health(stream, now=None):
         else None
     )
     seconds = max(0.0, (now - waiting).total_seconds()) if waiting else None
-    return Health(stream.state, head_seq, lag, seconds, waiting)
+    return Health(head_seq, lag, seconds)
 
 
 def describe(stream):
     """Where the stream delivers, in a few words."""
-    return kind_named(stream.kind).describe(settings_of(stream))
+    return kind_named(stream.kind).describe(stream.parsed_settings)
 
 
 def configuration_stream(org):

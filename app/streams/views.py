@@ -18,6 +18,7 @@ from app.streams.forms import settings_from, stream_form
 from app.streams.kinds import all_kinds, kind_named
 from app.trail import services as trail
 from app.web.form_errors import show_service_error
+from app.web.htmx import wants_partial
 from app.web.lookups import or_404
 
 bp = Blueprint("streams", __name__)
@@ -88,7 +89,7 @@ def render_stream(org, stream, status=200, form=None, secret=None):
     kind = kind_named(stream.kind)
     if form is None:
         form = stream_form(
-            kind, editing=True, formdata=None, name=stream.name, **services.settings_of(stream)
+            kind, editing=True, formdata=None, name=stream.name, **stream.parsed_settings
         )
     html = render_template(
         "streams/show.html",
@@ -113,7 +114,11 @@ def show(org, stream_id):
 @org_view(Role.ADMIN)
 def health(org, stream_id):
     """The health card alone, for the page's polling."""
-    stream = or_404(services.get_stream(org, stream_id))
+    return render_health(or_404(services.get_stream(org, stream_id)))
+
+
+def render_health(stream):
+    """The health card of a stream (the page polls it; a test request answers with it)."""
     return (
         render_template("streams/_health.html", stream=stream, health=services.health(stream)),
         200,
@@ -160,12 +165,8 @@ def test(org, stream_id):
     """Ask the runner to send a test event; the health card shows the result."""
     stream = confirmed_stream(org, stream_id)
     services.request_test(stream, requested_by=current_user.email)
-    if request.headers.get("HX-Request"):
-        return (
-            render_template("streams/_health.html", stream=stream, health=services.health(stream)),
-            200,
-            NO_STORE,
-        )
+    if wants_partial():
+        return render_health(stream)
     flash("A test event is on its way.", "success")
     return redirect(stream_url(stream), code=303)
 

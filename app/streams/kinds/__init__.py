@@ -7,14 +7,16 @@ needs an admin. It never touches the database: the delivery loop
 (app/streams/delivery.py) reads the batch, calls ``Sender.send`` and moves the cursor.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
 from app.service_errors import ServiceError
+from app.timestamps import utcnow
 
 # How long one request to a destination may take before it counts as failed (retried).
 TIMEOUT_SECONDS = 15.0
@@ -111,7 +113,6 @@ class Destination:
     organization_id: str
     settings: dict
     secret: str | None = None
-    options: dict = field(default_factory=dict)  # the app's settings a kind may read
 
 
 class Sender(Protocol):
@@ -176,10 +177,6 @@ def retry_after(value):
     value = value.strip()
     if value.isdigit():
         return float(value)
-    from email.utils import parsedate_to_datetime
-
-    from app.timestamps import utcnow
-
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -216,6 +216,9 @@ class HttpReceiver:
     def __exit__(self, *exc_info):
         self.stop()
 
+    def taken(self, request, answer):
+        """A request whose records were kept (a receiver notes more of it here)."""
+
     def serve(self, handler):
         """Read one request, note it, and answer it (or play the fault that is set up)."""
         body = handler.read_body()
@@ -241,6 +244,7 @@ class HttpReceiver:
         elif 200 <= answer.status < 300:
             with self.lock:
                 self.records.extend(answer.records)
+                self.taken(request, answer)
         if self.slow_seconds and self.stopping.wait(self.slow_seconds):
             handler.close_connection = True
             return
