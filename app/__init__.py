@@ -93,6 +93,7 @@ def register_blueprints(app):
     from app.integrity.views import bp as integrity_bp
     from app.keys.views import bp as keys_bp
     from app.orgs.views import bp as orgs_bp
+    from app.portal.views import bp as portal_bp
     from app.retention.views import bp as retention_bp
     from app.schemas.views import bp as schemas_bp
     from app.streams.views import bp as streams_bp
@@ -113,6 +114,7 @@ def register_blueprints(app):
         integrity_bp,
         retention_bp,
         streams_bp,
+        portal_bp,
         api_bp,
     ):
         app.register_blueprint(blueprint)
@@ -127,6 +129,7 @@ def register_commands(app):
     from app.integrity.cli import audit_cli
     from app.keys.cli import keys_cli
     from app.orgs.cli import orgs_cli
+    from app.portal.cli import portal_cli
     from app.retention.cli import retention_cli
     from app.streams.cli import streams_cli
 
@@ -139,6 +142,7 @@ def register_commands(app):
     app.cli.add_command(audit_cli)
     app.cli.add_command(retention_cli)
     app.cli.add_command(streams_cli)
+    app.cli.add_command(portal_cli)
 
 
 def register_request_hooks(app):
@@ -149,6 +153,7 @@ def register_request_hooks(app):
     from app.jobs import runner
     from app.maintenance import scheduler
     from app.orgs import layout
+    from app.portal.views import confine
     from app.streams import delivery as streams
     from app.web.errors import register_error_handlers
     from app.web.headers import add_security_headers
@@ -158,6 +163,7 @@ def register_request_hooks(app):
     register_error_handlers(app)
     app.after_request(add_security_headers)
     app.before_request(layout.require_setup)
+    app.before_request(confine)  # a portal session reaches its own pages only
     app.context_processor(layout.layout_context)
     login_manager.user_loader(load_user)
     # One job runner per process: exports and the daily job as configured, and

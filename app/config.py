@@ -29,6 +29,7 @@ class Defaults:
     # separate `flask streams work` process does
     STREAM_POLL_SECONDS = 1.0  # how soon a runner notices new events for its streams
     STREAM_SECRETS_KEY = None  # encrypts stream secrets; None: derived from SECRET_KEY
+    PORTAL_SESSION_MINUTES = 60  # how long a portal session lasts once its link is opened
     EVENT_WRITER_ADDRESS = None  # the writer process's Unix socket (set by the writer supervisor);
     EVENT_WRITER_KEY = None  # None: each server process stores events with a thread of its own
 
@@ -50,6 +51,7 @@ ENVIRONMENT_SETTINGS = {
     "STREAM_WORKER": str,
     "STREAM_POLL_SECONDS": float,
     "STREAM_SECRETS_KEY": str,
+    "PORTAL_SESSION_MINUTES": int,
     "EVENT_WRITER_ADDRESS": str,
     "EVENT_WRITER_KEY": str,
 }

@@ -8,6 +8,7 @@ from app.keys.models import ApiKey
 from app.ledger.models import ChainHead, Event, EventTarget, SearchTerm
 from app.maintenance.models import MaintenanceJob
 from app.orgs.models import Membership, Organization
+from app.portal.models import PortalLink
 from app.schemas.models import Action, SchemaVersion
 from app.streams.models import LogStream
 
@@ -24,6 +25,7 @@ __all__ = [
     "MaintenanceJob",
     "Membership",
     "Organization",
+    "PortalLink",
     "SchemaVersion",
     "SearchTerm",
     "User",

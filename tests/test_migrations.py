@@ -26,6 +26,7 @@ REVISIONS = [
     "e3b7c9d1f5a2",
     "f4c6a8e0b2d4",
     "a1c3e5f7b9d2",
+    "c2e4a6b8d0f1",
 ]
 
 

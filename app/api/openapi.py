@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 from app.api.blueprint import bp
 from app.exports.shape import ExportRequest
 from app.ledger.shape import BATCH, SINGLE
+from app.portal.shape import LinkRequest, RevokeRequest
 from app.retention.services import ALLOWED_DAYS, PERIODS
 from app.schemas.definition import SchemaDefinition
 
@@ -117,6 +118,8 @@ def component_schemas():
             ("BatchRequest", "validation", BATCH),
             ("SchemaDefinition", "validation", TypeAdapter(SchemaDefinition)),
             ("ExportRequest", "validation", TypeAdapter(ExportRequest)),
+            ("PortalLinkRequest", "validation", TypeAdapter(LinkRequest)),
+            ("PortalRevokeRequest", "validation", TypeAdapter(RevokeRequest)),
         ],
         ref_template="#/components/schemas/{model}",
     )
@@ -364,6 +367,33 @@ def document(server_url):
                         ),
                     },
                 }
+            },
+            "/portal/generate_link": {
+                "post": operation(
+                    "Generate a single-use Admin Portal link (open within 5 minutes)",
+                    {
+                        "201": json_response(
+                            "The link to send the person's browser to.",
+                            {
+                                "type": "object",
+                                "required": ["link"],
+                                "properties": {"link": {"type": "string", "format": "uri"}},
+                            },
+                        ),
+                        **NOT_FOUND,
+                    },
+                    body=ref("PortalLinkRequest"),
+                )
+            },
+            "/portal/revoke_link": {
+                "post": operation(
+                    "Revoke the links of an external_user_id, ending their portal sessions",
+                    {
+                        "204": {"description": "Revoked (also when there was nothing to revoke)."},
+                        **NOT_FOUND,
+                    },
+                    body=ref("PortalRevokeRequest"),
+                )
             },
             "/organizations/{org_id}/audit_logs_retention": retention_paths,
             "/organizations/{org_id}/audit_log_configuration": {

@@ -9,7 +9,7 @@ from app.events import chart, pages
 from app.events.filters import RANGES, EventFilter
 from app.extensions import db
 from app.ledger.models import Event
-from app.orgs.access import org_view
+from app.orgs.access import AUDIT_LOGS, org_view
 from app.schemas.models import Action
 from app.trail import services as trail
 from app.web.htmx import vary_on_htmx, wants_partial
@@ -19,7 +19,7 @@ bp = Blueprint("events", __name__)
 
 
 @bp.get("/orgs/<org_id>/events")
-@org_view()
+@org_view(portal=AUDIT_LOGS)
 def index(org):
     """The event stream, newest first: the page, the filtered results, or the next rows."""
     event_filter = EventFilter.from_args(request.args)
@@ -55,7 +55,7 @@ def index(org):
 
 
 @bp.get("/orgs/<org_id>/events/chart")
-@org_view()
+@org_view(portal=AUDIT_LOGS)
 def events_chart(org):
     """Events over time for the current filters, as an inline SVG bar chart."""
     event_filter = EventFilter.from_args(request.args)
@@ -67,7 +67,7 @@ def events_chart(org):
 
 
 @bp.get("/orgs/<org_id>/events/<event_id>")
-@org_view()
+@org_view(portal=AUDIT_LOGS)
 def show(org, event_id):
     """One event, every field: its own page, or the side panel of the list."""
     event = or_404(

@@ -51,6 +51,10 @@ class Export(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    # Asked for in an Admin Portal session (app/portal/): that session's link.
+    portal_link_id: Mapped[str | None] = mapped_column(
+        ForeignKey("portal_links.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The worker holding the job, and when it last showed it is alive (its lease).
@@ -66,6 +70,7 @@ class Export(db.Model):
 
     created_by = relationship("User")
     api_key = relationship("ApiKey")
+    portal_link = relationship("PortalLink")
     downloads = relationship(
         "ExportDownload",
         back_populates="export",
@@ -84,7 +89,8 @@ class Export(db.Model):
 
 
 class ExportDownload(db.Model):
-    """One download of an export's file: by a member (session) or through a signed URL."""
+    """One download of an export's file: by a member (session), in an Admin Portal
+    session (portal) or through a signed URL."""
 
     __tablename__ = "export_downloads"
 
@@ -92,10 +98,14 @@ class ExportDownload(db.Model):
     export_id: Mapped[str] = mapped_column(ForeignKey("exports.id", ondelete="CASCADE"), index=True)
     downloaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    via: Mapped[str] = mapped_column(String(16))  # "session" or "signed_url"
+    via: Mapped[str] = mapped_column(String(16))  # "session", "portal" or "signed_url"
+    portal_link_id: Mapped[str | None] = mapped_column(
+        ForeignKey("portal_links.id", ondelete="SET NULL")
+    )
     # When the signed URL was issued: tells the URLs of one export apart.
     url_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip_address: Mapped[str | None] = mapped_column(String(64))
 
     export = relationship("Export", back_populates="downloads")
     user = relationship("User")
+    portal_link = relationship("PortalLink")

@@ -31,7 +31,7 @@ from app.jobs import runner
 from app.jobs.lease import Columns, Lease, LostLease, claim_next, worker_name
 from app.ledger.models import ChainHead, Event
 from app.service_errors import ServiceError
-from app.timestamps import utcnow
+from app.timestamps import isoformat, utcnow
 from app.trail import services as trail
 
 PAGE_ROWS = 2000  # rows fetched from the cursor at a time
@@ -40,6 +40,7 @@ MAX_ATTEMPTS = 3
 URL_MAX_AGE_SECONDS = 600  # signed download URLs: 10 minutes
 URL_SALT = "auditlog.export-download"
 LIST_LIMIT = 100
+SIGNED_URL_ACTOR = "signed_url"  # the actor of a download through a signed URL
 # Where an export keeps its lease, for the job runner (app/jobs/lease.py).
 JOBS = Columns(Export, ExportState.PENDING, ExportState.RUNNING, LEASE, MAX_ATTEMPTS)
 
@@ -56,7 +57,15 @@ class InvalidDownload(Exception):
 
 
 def create_export(
-    org, event_filter, format="csv", *, actor, created_by=None, api_key_id=None, now=None
+    org,
+    event_filter,
+    format="csv",
+    *,
+    actor,
+    created_by=None,
+    api_key_id=None,
+    portal_link_id=None,
+    now=None,
 ):
     """Ask for an export of the organization's events matching ``event_filter``.
 
@@ -74,6 +83,7 @@ def create_export(
         state=ExportState.PENDING,
         created_by=created_by,
         api_key_id=api_key_id,
+        portal_link_id=portal_link_id,
         created_at=now,
         updated_at=now,
         attempts=0,
@@ -132,6 +142,7 @@ def exports_of(org, limit=LIST_LIMIT):
         .options(
             selectinload(Export.created_by),
             selectinload(Export.api_key),
+            selectinload(Export.portal_link),
             selectinload(Export.downloads).selectinload(ExportDownload.user),
         )
         .where(Export.organization_id == org.id)
@@ -435,27 +446,33 @@ def file_path(export):
     return path
 
 
-def download_export(export, user=None, url_issued_at=None, ip_address=None):
+def download_export(
+    export, user=None, portal_link_id=None, actor=None, url_issued_at=None, ip_address=None
+):
     """Record a download of a ready export; the path of its file to send.
 
-    ``user`` for a member's download (also recorded in the organization's log),
-    ``url_issued_at`` for a signed URL's. Raises ``ServiceError`` if the export has no
-    file (not ready, or expired).
+    ``user`` for a member's download, ``portal_link_id`` for one in a portal session
+    (with ``actor``, the user by default), ``url_issued_at`` for a signed URL's (its
+    holder is not known: the actor is the URL). Each is recorded in the organization's
+    log. Raises ``ServiceError`` if the export has no file (not ready, or expired).
     """
     path = file_path(export)
+    via = "session" if user is not None else "portal" if portal_link_id else "signed_url"
     db.session.add(
         ExportDownload(
             export_id=export.id,
             user_id=user.id if user is not None else None,
-            via="session" if user is not None else "signed_url",
+            via=via,
+            portal_link_id=portal_link_id,
             url_issued_at=url_issued_at,
             ip_address=(ip_address or "")[:64] or None,
             downloaded_at=utcnow(),
         )
     )
     db.session.flush()
-    if user is not None:
-        record(export, "dashboard.export_downloaded", trail.user_actor(user))
+    if via == "signed_url":
+        actor = trail.Actor(SIGNED_URL_ACTOR, export.id, f"URL issued {isoformat(url_issued_at)}")
+    record(export, "dashboard.export_downloaded", actor or trail.user_actor(user))
     return path
 
 

@@ -10,16 +10,14 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_login import current_user
 
 from app import database
 from app.events.filters import EventFilter
 from app.exports import services
 from app.exports.forms import ExportForm
-from app.orgs.access import org_view
+from app.orgs.access import AUDIT_LOGS, current_account, current_actor, org_view, portal_link_id
 from app.service_errors import ServiceError
 from app.timestamps import utcnow
-from app.trail import services as trail
 from app.web.htmx import vary_on_htmx, wants_partial
 from app.web.lookups import or_404
 
@@ -40,14 +38,14 @@ def render_exports(org, status=200, problems=None, created=None):
 
 
 @bp.get("/orgs/<org_id>/exports")
-@org_view()
+@org_view(portal=AUDIT_LOGS)
 def index(org):
     """The organization's exports, newest first; the table polls itself while jobs run."""
     return render_exports(org)
 
 
 @bp.post("/orgs/<org_id>/exports")
-@org_view()
+@org_view(portal=AUDIT_LOGS)
 def create(org):
     """Export the events the viewer's filters select (sent with the form), then list it."""
     form = ExportForm()
@@ -63,8 +61,9 @@ def create(org):
                 org,
                 event_filter,
                 form.format.data,
-                created_by=current_user,
-                actor=trail.user_actor(current_user),
+                created_by=current_account(),
+                portal_link_id=portal_link_id(),
+                actor=current_actor(),
             )
     except ServiceError as error:
         return render_exports(org, 422, problems=[error.message])
@@ -77,7 +76,7 @@ def create(org):
 
 
 @bp.get("/orgs/<org_id>/exports/<export_id>/download")
-@org_view()
+@org_view(portal=AUDIT_LOGS)
 def download(org, export_id):
     """The export's file, for a member of its organization; the download is recorded."""
     export = or_404(services.get_export(org.id, export_id))
@@ -86,7 +85,11 @@ def download(org, export_id):
             return send_export(export, services.file_path(export))
         with database.writes():
             path = services.download_export(
-                export, user=current_user, ip_address=request.remote_addr
+                export,
+                user=current_account(),
+                portal_link_id=portal_link_id(),
+                actor=current_actor(),
+                ip_address=request.remote_addr,
             )
     except ServiceError as error:
         flash(error.message, "error")

@@ -37,4 +37,5 @@ def layout_context():
         "memberships": memberships,
         "current_org": g.get("org"),
         "current_membership": g.get("membership"),
+        "portal": g.get("portal"),
     }

@@ -6,17 +6,15 @@ request only asks for them.
 """
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from app import database
-from app.orgs.access import org_view
+from app.orgs.access import LOG_STREAMS, current_actor, org_view
 from app.orgs.forms import ConfirmForm
 from app.orgs.models import Role
 from app.service_errors import ServiceError
 from app.streams import services
 from app.streams.forms import settings_from, stream_form
 from app.streams.kinds import all_kinds, kind_named
-from app.trail import services as trail
 from app.web.form_errors import show_service_error
 from app.web.htmx import wants_partial
 from app.web.lookups import or_404
@@ -26,12 +24,8 @@ bp = Blueprint("streams", __name__)
 NO_STORE = {"Cache-Control": "no-store"}  # a page that may show a secret
 
 
-def actor():
-    return trail.user_actor(current_user)
-
-
 @bp.get("/orgs/<org_id>/settings/log-streams")
-@org_view(Role.ADMIN)
+@org_view(Role.ADMIN, portal=LOG_STREAMS)
 def index(org):
     """The organization's streams with their state and lag, and the kinds to add."""
     streams = [(stream, services.health(stream)) for stream in services.streams_of(org)]
@@ -52,7 +46,7 @@ def known_kind(name):
 
 @bp.route("/orgs/<org_id>/settings/log-streams/new/<kind_name>", methods=["GET", "POST"])
 @database.writes
-@org_view(Role.ADMIN)
+@org_view(Role.ADMIN, portal=LOG_STREAMS)
 def create(org, kind_name):
     """A new stream of one kind; a webhook's signing secret is shown in this response
     only (no redirect: it would travel through the signed, not encrypted, session)."""
@@ -67,7 +61,7 @@ def create(org, kind_name):
                 settings_from(form, kind),
                 secret=getattr(form, "secret", None) and form.secret.data,
                 start=form.start.data,
-                actor=actor(),
+                actor=current_actor(),
             )
         except ServiceError as error:
             show_service_error(form, error)
@@ -105,13 +99,13 @@ def render_stream(org, stream, status=200, form=None, secret=None):
 
 
 @bp.get("/orgs/<org_id>/settings/log-streams/<stream_id>")
-@org_view(Role.ADMIN)
+@org_view(Role.ADMIN, portal=LOG_STREAMS)
 def show(org, stream_id):
     return render_stream(org, or_404(services.get_stream(org, stream_id)))
 
 
 @bp.get("/orgs/<org_id>/settings/log-streams/<stream_id>/health")
-@org_view(Role.ADMIN)
+@org_view(Role.ADMIN, portal=LOG_STREAMS)
 def health(org, stream_id):
     """The health card alone, for the page's polling."""
     return render_health(or_404(services.get_stream(org, stream_id)))
@@ -128,7 +122,7 @@ def render_health(stream):
 
 @bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>")
 @database.writes
-@org_view(Role.ADMIN)
+@org_view(Role.ADMIN, portal=LOG_STREAMS)
 def update(org, stream_id):
     """Change the name and settings (an empty secret keeps the current one)."""
     stream = or_404(services.get_stream(org, stream_id))
@@ -141,7 +135,7 @@ def update(org, stream_id):
                 form.name.data,
                 settings_from(form, kind),
                 secret=getattr(form, "secret", None) and form.secret.data,
-                actor=actor(),
+                actor=current_actor(),
             )
         except ServiceError as error:
             show_service_error(form, error)
@@ -160,11 +154,11 @@ def confirmed_stream(org, stream_id):
 
 @bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>/test")
 @database.writes
-@org_view(Role.ADMIN)
+@org_view(Role.ADMIN, portal=LOG_STREAMS)
 def test(org, stream_id):
     """Ask the runner to send a test event; the health card shows the result."""
     stream = confirmed_stream(org, stream_id)
-    services.request_test(stream, requested_by=current_user.email)
+    services.request_test(stream, requested_by=current_actor().name)
     if wants_partial():
         return render_health(stream)
     flash("A test event is on its way.", "success")
@@ -181,33 +175,33 @@ def change_state(org, stream_id, verb):
     """Pause (an admin's pause: ``disabled``) or resume a stream."""
     stream = confirmed_stream(org, stream_id)
     change, message = STATE_CHANGES[verb]
-    change(stream, actor=actor())
+    change(stream, actor=current_actor())
     flash(message, "success")
     return redirect(stream_url(stream), code=303)
 
 
 @bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>/pause")
 @database.writes
-@org_view(Role.ADMIN)
+@org_view(Role.ADMIN, portal=LOG_STREAMS)
 def pause(org, stream_id):
     return change_state(org, stream_id, "pause")
 
 
 @bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>/resume")
 @database.writes
-@org_view(Role.ADMIN)
+@org_view(Role.ADMIN, portal=LOG_STREAMS)
 def resume(org, stream_id):
     return change_state(org, stream_id, "resume")
 
 
 @bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>/rotate")
 @database.writes
-@org_view(Role.ADMIN)
+@org_view(Role.ADMIN, portal=LOG_STREAMS)
 def rotate(org, stream_id):
     """A new signing secret, shown in this response only."""
     stream = confirmed_stream(org, stream_id)
     try:
-        secret = services.rotate_secret(stream, actor=actor())
+        secret = services.rotate_secret(stream, actor=current_actor())
     except ServiceError:
         abort(404)
     return render_stream(org, stream, secret=secret)
@@ -215,10 +209,10 @@ def rotate(org, stream_id):
 
 @bp.post("/orgs/<org_id>/settings/log-streams/<stream_id>/delete")
 @database.writes
-@org_view(Role.ADMIN)
+@org_view(Role.ADMIN, portal=LOG_STREAMS)
 def delete(org, stream_id):
     stream = confirmed_stream(org, stream_id)
     name = stream.name
-    services.delete_stream(stream, actor=actor())
+    services.delete_stream(stream, actor=current_actor())
     flash(f"The stream “{name}” was deleted. The events stay in the log.", "success")
     return redirect(url_for("streams.index", org_id=org.id), code=303)

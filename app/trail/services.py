@@ -52,6 +52,11 @@ ACTIONS = {
     "dashboard.log_stream_paused": "Log stream paused",
     "dashboard.log_stream_resumed": "Log stream resumed",
     "dashboard.log_stream_deleted": "Log stream deleted",
+    "dashboard.portal_link_created": "Portal link created",
+    "dashboard.portal_opened": "Portal opened",
+    "dashboard.portal_link_refused": "Portal link refused",
+    "dashboard.portal_closed": "Portal left",
+    "dashboard.portal_link_revoked": "Portal link revoked",
 }
 
 

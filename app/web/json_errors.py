@@ -29,7 +29,13 @@ def error_response(status, message=None, code=None, errors=None, headers=None):
     return response
 
 
-API_PATH_PREFIXES = ("/audit_logs/", "/organizations/", "/openapi.json")
+API_PATH_PREFIXES = (
+    "/audit_logs/",
+    "/organizations/",
+    "/openapi.json",
+    "/portal/generate_link",
+    "/portal/revoke_link",
+)
 
 
 def is_api_request(request):

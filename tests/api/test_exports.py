@@ -16,6 +16,7 @@ from workos.audit_logs.models import AuditLogSchemaTargetInput
 from app.exports import services
 from app.exports.models import Export, ExportDownload
 from app.extensions import db
+from app.ledger.models import Event
 from app.timestamps import utcnow
 from tests.conftest import ApiClient, seed_event
 from tests.filter_cases import WORLD
@@ -73,6 +74,12 @@ def test_create_get_and_download(app, api, client, world):
         [recorded] = db.session.scalars(select(ExportDownload)).all()
         assert recorded.via == "signed_url" and recorded.user_id is None
         assert recorded.ip_address == "127.0.0.1" and recorded.url_issued_at is not None
+        # The holder of the URL is not known: the URL is the actor.
+        event = db.session.scalar(
+            select(Event).where(Event.action == "dashboard.export_downloaded")
+        )
+        assert (event.actor_type, event.actor_id) == ("signed_url", body["id"])
+        assert event.location == "127.0.0.1"
 
 
 @pytest.mark.parametrize(
