@@ -71,6 +71,52 @@ LIST_PARAMETERS = [
         "schema": {"type": "string", "enum": ["desc", "asc", "normal"], "default": "desc"},
     },
 ]
+
+
+def list_parameter(name, description, item=None):
+    """A list in the query: repeated (``name=a&name=b``); ``name[]=a`` is accepted too."""
+    return {
+        "name": name,
+        "in": "query",
+        "schema": {
+            "type": "array",
+            "items": item or {"type": "string", "maxLength": 256},
+            "maxItems": 50,
+        },
+        "style": "form",
+        "explode": True,
+        "description": description,
+    }
+
+
+READ_PARAMETERS = [
+    {
+        "name": name,
+        "in": "query",
+        "schema": {"type": "string", "format": "date-time"},
+        "description": description,
+    }
+    for name, description in (
+        ("range_start", "ISO 8601, inclusive (occurred_at); without an offset, UTC."),
+        ("range_end", "ISO 8601, exclusive; later than range_start."),
+    )
+] + [
+    list_parameter(
+        "actions",
+        "Any of these actions.",
+        {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+    ),
+    list_parameter("actor_ids", "Any of these actor ids exactly."),
+    list_parameter("actor_names", "Any of these actor names exactly."),
+    list_parameter("targets", "A target of any of these types."),
+    {
+        "name": "q",
+        "in": "query",
+        "schema": {"type": "string", "minLength": 3, "maxLength": 256},
+        "description": "Free text: a substring of the action, the actor's name or a target's name.",
+    },
+]
+EVENT_ID = {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}
 ORG_ID = {"name": "org_id", "in": "path", "required": True, "schema": {"type": "string"}}
 EXPORT_ID = {"name": "export_id", "in": "path", "required": True, "schema": {"type": "string"}}
 ACTION = {"name": "action", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -124,6 +170,43 @@ def component_schemas():
         ref_template="#/components/schemas/{model}",
     )
     schemas = generated.get("$defs", {})
+    schemas["EventRecord"] = {
+        "type": "object",
+        "description": "The event as accepted, with what the service added: the NDJSON "
+        "export's record (docs/integrity.md checks it).",
+        "required": [
+            "id",
+            "action",
+            "occurred_at",
+            "actor",
+            "targets",
+            "context",
+            "received_at",
+            "organization_id",
+            "seq",
+            "prev_hash",
+            "hash",
+        ],
+        "properties": {
+            "id": {"type": "string"},
+            "action": {"type": "string"},
+            "version": {"type": "integer"},
+            "occurred_at": TIMESTAMP,
+            "received_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "UTC, microseconds.",
+            },
+            "actor": {"type": "object"},
+            "targets": {"type": "array", "items": {"type": "object"}},
+            "context": {"type": "object"},
+            "metadata": {"type": "object"},
+            "organization_id": {"type": "string"},
+            "seq": {"type": "integer", "minimum": 1},
+            "prev_hash": {"type": "string"},
+            "hash": {"type": "string"},
+        },
+    }
     schemas["Error"] = {
         "type": "object",
         "required": ["message"],
@@ -291,7 +374,24 @@ def document(server_url):
         "security": [{"bearer": []}],
         "paths": {
             "/audit_logs/events": {
-                "post": ingest_operation("Create an event", "SingleRequest", success)
+                "post": ingest_operation("Create an event", "SingleRequest", success),
+                "get": {
+                    **operation(
+                        "List events (newest seq first by default), filtered as the viewer filters",
+                        page_responses(ref("EventRecord")),
+                        parameters=[*READ_PARAMETERS, *LIST_PARAMETERS],
+                    ),
+                    "description": "Pages follow `seq`, the order events entered the chain. "
+                    "`order=asc` is a poll: its last page still carries an `after` cursor, "
+                    "which later returns the events that came since.",
+                },
+            },
+            "/audit_logs/events/{event_id}": {
+                "get": operation(
+                    "Get one event",
+                    {"200": json_response("The event.", ref("EventRecord")), **NOT_FOUND},
+                    parameters=[EVENT_ID],
+                )
             },
             "/audit_logs/events/batch": {
                 "post": ingest_operation(

@@ -1,6 +1,7 @@
 """List endpoints: ``limit``, ``before``, ``after`` and ``order``, with opaque keyset cursors."""
 
 import base64
+from dataclasses import dataclass
 
 from app.api.errors import ApiError
 from app.extensions import db
@@ -72,32 +73,63 @@ def list_params(args):
     return limit, ORDERS[order], before, after
 
 
-def page(query, column, args, serialize):
-    """One page of ``query`` in the order of ``column`` (an integer that is unique).
+@dataclass(frozen=True)
+class Window:
+    """Where a list request's page lies: ``limit`` rows past ``mark`` (a row's sort key,
+    exclusive; ``None`` from the start), walking ``descending`` or not. ``before`` walks
+    backwards from its cursor and the rows are turned round (``backwards``)."""
 
-    ``after`` continues in the list's order and ``before`` steps back. Returns the
-    contract's list body, ``list_metadata`` always carrying both keys.
-    """
+    limit: int
+    descending: bool
+    mark: int | None
+    backwards: bool
+    after: bool  # an ``after`` cursor was given
+
+
+def window(args):
+    """The page a request asks for (422 for bad parameters)."""
     limit, order, before, after = list_params(args)
     backwards = before is not None
-    walk_descending = (order == "desc") != backwards
-    if before or after:
-        mark = decode_cursor(before or after, "before" if backwards else "after")
-        query = query.where(column < mark if walk_descending else column > mark)
-    query = query.order_by(column.desc() if walk_descending else column.asc()).limit(limit + 1)
-    rows = db.session.scalars(query).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if backwards:
+    cursor = before or after
+    mark = decode_cursor(cursor, "before" if backwards else "after") if cursor else None
+    return Window(limit, (order == "desc") != backwards, mark, backwards, after is not None)
+
+
+def body(found, rows, key, serialize, poll=False):
+    """The contract's list body for ``rows``: up to ``found.limit`` + 1 of them in walk
+    order, the extra one telling that there is more. ``list_metadata`` always carries both
+    keys. ``poll``: ``after`` is set at the end too (where to continue once more rows come),
+    as long as there is a position to continue from."""
+    more = len(rows) > found.limit
+    rows = rows[: found.limit]
+    if found.backwards:
         rows.reverse()
-    key = column.key
-    has_before = (more if backwards else after is not None) and bool(rows)
-    has_after = (True if backwards else more) and bool(rows)
+    has_before = (more if found.backwards else found.after) and bool(rows)
+    has_after = (True if found.backwards else more) and bool(rows)
+    after = encode_cursor(getattr(rows[-1], key)) if has_after else None
+    if poll and after is None:
+        if rows:
+            after = encode_cursor(getattr(rows[-1], key))
+        elif found.mark is not None and not found.backwards:
+            after = encode_cursor(found.mark)
     return {
         "object": "list",
         "data": [serialize(row) for row in rows],
         "list_metadata": {
             "before": encode_cursor(getattr(rows[0], key)) if has_before else None,
-            "after": encode_cursor(getattr(rows[-1], key)) if has_after else None,
+            "after": after,
         },
     }
+
+
+def page(query, column, args, serialize):
+    """One page of ``query`` in the order of ``column`` (an integer that is unique).
+
+    ``after`` continues in the list's order and ``before`` steps back.
+    """
+    found = window(args)
+    if found.mark is not None:
+        query = query.where(column < found.mark if found.descending else column > found.mark)
+    order = column.desc() if found.descending else column.asc()
+    rows = db.session.scalars(query.order_by(order).limit(found.limit + 1)).all()
+    return body(found, rows, column.key, serialize)

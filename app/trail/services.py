@@ -46,6 +46,7 @@ ACTIONS = {
     "dashboard.retention_changed": "Retention changed",
     "dashboard.export_created": "Export created",
     "dashboard.export_downloaded": "Export downloaded",
+    "dashboard.events_read": "Events read through the API",
     "dashboard.integrity_verified": "Integrity verified",
     "dashboard.log_stream_created": "Log stream created",
     "dashboard.log_stream_updated": "Log stream changed",
