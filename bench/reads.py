@@ -56,8 +56,11 @@ def scenarios(app, org_id):
         ("range: last 24 hours", {"range_start": day}),
         ("range: last 7 days", {"range_start": week}),
         ("range: a closed 7 days", {"range_start": week, "range_end": day}),
-        # The known worst case: the walk passes a month of newer events first.
+        # Without event_hours' bounds the walk passed a month of newer events first.
         ("range: a closed 7 days a month ago", {"range_start": month_and_week, "range_end": month}),
+        ("range: everything before a month ago", {"range_end": month}),
+        # A poll's first request: without the bounds, a walk up from the chain's start.
+        ("ascending: last 7 days", {"range_start": week, "order": "asc"}),
         ("actions: common (user.signed_in)", {"actions": ["user.signed_in"]}),
         ("actions: rare (api_key.revoked)", {"actions": ["api_key.revoked"]}),
         (

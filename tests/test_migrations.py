@@ -27,6 +27,7 @@ REVISIONS = [
     "f4c6a8e0b2d4",
     "a1c3e5f7b9d2",
     "c2e4a6b8d0f1",
+    "e7a9c1d3f5b6",
 ]
 
 
@@ -206,5 +207,64 @@ def test_upgrading_fills_search_text_and_the_full_text_index(tmp_path):
         assert stored == SEPARATOR.join(["user.signed_in", "Ann", "Zeta Team", "Alpha Plan"])
         assert verify.verify_chain("o").ok
         assert candidate_ids(db.session, "o", "alpha pl", 10, "sqlite") == {"evt_1"}
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_upgrading_fills_event_hours_as_the_append_path_does(scratch_app):
+    """The event_hours migration computes, from the stored events, the spans that
+    appending them wrote (floored UTC hours, before 1970 too), on either database."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import select
+
+    from app import database as writes
+    from app.accounts import services as accounts
+    from app.ledger.append import accepted_rows, append_rows
+    from app.ledger.models import EventHour
+    from app.ledger.shape import parse_event
+    from app.orgs import services as orgs
+    from app.timestamps import utcnow
+
+    moments = [
+        "2022-08-29T19:47:52.336Z",
+        "1969-12-31T23:30:00.500Z",
+        "2022-08-29T20:00:00.000Z",
+        "2022-08-29T19:59:59.999Z",
+        "2022-08-29T19:00:00.000+02:00",  # 17:00 UTC
+        "1969-12-31T22:59:59.999Z",
+    ]
+    with scratch_app.app_context():
+        upgrade()
+        user = accounts.create_user("ann@example.com", "correct horse battery")
+        org = orgs.create_organization("Acme", admin=user, actor=None)
+        db.session.commit()
+        raws = [
+            {
+                "action": "user.signed_in",
+                "occurred_at": moment,
+                "actor": {"type": "user", "id": "u1"},
+                "targets": [],
+                "context": {"location": "1.2.3.4"},
+            }
+            for moment in moments
+        ]
+        for raw in raws:  # one event per transaction: every span is widened in place too
+            with writes.writes():
+                rows, targets = accepted_rows(org.id, [(raw, parse_event(raw))], utcnow())
+                append_rows(db.session.connection(), rows, targets)
+
+        def spans():
+            return db.session.execute(
+                select(EventHour.hour, EventHour.first_seq, EventHour.last_seq)
+                .where(EventHour.organization_id == org.id)
+                .order_by(EventHour.hour)
+            ).all()
+
+        appended = spans()
+        db.session.remove()
+        assert appended == [(-2, 6, 6), (-1, 2, 2), (461609, 5, 5), (461611, 1, 4), (461612, 3, 3)]
+        downgrade(revision=REVISIONS[-2])
+        upgrade()
+        assert spans() == appended
         db.session.remove()
         db.engine.dispose()

@@ -13,7 +13,8 @@ from app.ingest import services as event_services
 from app.ingest.models import IdempotencyRecord
 from app.integrity import verify
 from app.ledger import search
-from app.ledger.models import Event, EventTarget, SearchTerm
+from app.ledger.append import hour_of
+from app.ledger.models import Event, EventHour, EventTarget, SearchTerm
 from app.maintenance import services as maintenance
 from app.maintenance.models import MaintenanceJob
 from app.orgs.services import get_organization
@@ -25,15 +26,17 @@ NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 @pytest.fixture
 def make_aged_events(app, make_events, monkeypatch):
-    """Store ``n`` events received ``days`` days before NOW."""
+    """Store ``n`` events received ``days`` days before NOW (occurred at the seed
+    document's time unless given another)."""
 
-    def make(org_id, n, days):
+    def make(org_id, n, days, occurred_at="2022-08-29T19:47:52.336Z"):
         received = NOW - timedelta(days=days)
         monkeypatch.setattr(event_services, "utcnow", lambda: received)
         events = [
             seed_event(
                 actor={"type": "user", "id": f"user_{days}_{i}", "name": f"User {i}"},
                 targets=[{"type": "team", "id": f"team_{i}", "name": f"Team {i}"}],
+                occurred_at=occurred_at,
             )
             for i in range(n)
         ]
@@ -94,6 +97,35 @@ def test_purge_deletes_what_is_past_the_period_and_the_chain_still_verifies(app,
     assert head.purged_at is not None
     result = verified(app, aged)
     assert result.ok and result.checked == 4
+
+
+def test_the_purge_drops_the_hours_it_emptied(app, make_org, make_aged_events):
+    """event_hours keeps the spans of hours with an event left (all of a span, even the
+    purged seqs in it: a span may be wider than its events); another organization's
+    stay."""
+    org_id, other = make_org("Aged"), make_org("Other")
+    make_aged_events(org_id, 3, 90, occurred_at="2026-01-05T10:15:00Z")  # seq 1-3: purged
+    make_aged_events(org_id, 2, 90, occurred_at="2026-05-01T08:00:00Z")  # 4-5: purged
+    make_aged_events(org_id, 2, 10, occurred_at="2026-05-01T08:30:00Z")  # 6-7: kept
+    make_aged_events(other, 2, 90, occurred_at="2026-01-05T10:15:00Z")
+    set_period(app, org_id, 30)
+
+    def spans(org):
+        with app.app_context():
+            return db.session.execute(
+                select(EventHour.hour, EventHour.first_seq, EventHour.last_seq)
+                .where(EventHour.organization_id == org)
+                .order_by(EventHour.hour)
+            ).all()
+
+    january, may = (
+        hour_of(datetime.fromisoformat(t)) for t in ("2026-01-05T10Z", "2026-05-01T08Z")
+    )
+    assert spans(org_id) == [(january, 1, 3), (may, 4, 7)]
+    with app.app_context():
+        retention.purge(NOW, batch_size=2)
+    assert spans(org_id) == [(may, 4, 7)]
+    assert spans(other) == [(january, 1, 2)]
 
 
 def test_an_organization_without_a_period_keeps_everything(app, make_org, make_aged_events):

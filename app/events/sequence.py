@@ -10,12 +10,16 @@ A page in ``seq`` order is found one of two ways, both exact:
   the organization's size.
 - **Many.** Every filter allows more than ``CAP`` events, so the matches are dense enough
   to meet walking the (organization, seq) index in order, every filter tested on the way.
-  The date range is written so that no index can drive it: a planner would otherwise
-  read a dense range through the time index and sort it all by ``seq``.
+  A date range bounds the walk to the seqs of its hours' events (``event_hours``): a
+  closed week a month back starts where that week's events are, instead of passing a
+  month of newer ones. The range itself is written so that no index can drive it: a
+  planner would otherwise read a dense range through the time index and sort it all by
+  ``seq``.
 
 The viewer's indexes hold events in (occurred_at, id) order (app/events/pages.py); this
-module needs no index of its own. What it cannot make cheap is a dense, closed range far
-in the past: the walk passes every newer event first (figures: docs/performance.md).
+module adds only the small ``event_hours`` table. Events whose seq order strays far from
+their time order (a backfill of old events among new ones) widen their hours' spans,
+and the walk passes whatever else lies in between (figures: docs/performance.md).
 """
 
 from dataclasses import replace
@@ -24,7 +28,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.ledger import search
-from app.ledger.models import Event, EventTarget
+from app.ledger.append import hour_of
+from app.ledger.models import Event, EventHour, EventTarget
 
 CAP = 5000  # candidates read with their seq before walking seq instead
 
@@ -48,6 +53,27 @@ def indexed_range(event_filter, column):
     if event_filter.end is not None:
         found.append(column < event_filter.end)
     return found
+
+
+def seq_bounds(org_id, event_filter):
+    """Conditions on ``Event.seq`` that every event in the filter's date range meets
+    (none without a range; ``None`` when no event can be in it)."""
+    if event_filter.start is None and event_filter.end is None:
+        return []
+    # An hour more each side: spans are exact to the hour, this only has to be a superset.
+    hours = []
+    if event_filter.start is not None:
+        hours.append(EventHour.hour >= hour_of(event_filter.start) - 1)
+    if event_filter.end is not None:
+        hours.append(EventHour.hour <= hour_of(event_filter.end) + 1)
+    first, last = db.session.execute(
+        select(func.min(EventHour.first_seq), func.max(EventHour.last_seq)).where(
+            EventHour.organization_id == org_id, *hours
+        )
+    ).one()
+    if first is None:
+        return None
+    return [Event.seq >= first, Event.seq <= last]
 
 
 def lookups(org_id, event_filter):
@@ -109,7 +135,10 @@ def chain_page(org_id, event_filter, dialect, descending, mark, limit, also=()):
         ).all()
         rows.sort(key=lambda row: row.seq, reverse=descending)
         return [row.pk for row in rows[:limit]]
+    bounds = seq_bounds(org_id, event_filter)
+    if bounds is None:
+        return []
     order = Event.seq.desc() if descending else Event.seq.asc()
     return db.session.scalars(
-        select(Event.pk).where(*conditions, *past).order_by(order).limit(limit)
+        select(Event.pk).where(*conditions, *bounds, *past).order_by(order).limit(limit)
     ).all()

@@ -54,7 +54,7 @@ SEND_BUFFER_BYTES = 4 * 1024 * 1024
 LISTEN_BACKLOG = 128
 PARENT_CHECK_SECONDS = 1.0
 # Bump whenever the job message changes shape (``Prepared`` included).
-MESSAGE_VERSION = 2
+MESSAGE_VERSION = 3
 
 
 class WriterUnavailable(Exception):

@@ -15,17 +15,23 @@ retention purge) updates or deletes them.
 import functools
 import itertools
 import operator
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import orjson
 
 from app.ids import new_id, new_ids
 from app.ledger import chain, search
-from app.ledger.models import Event, EventTarget
-from app.timestamps import isoformat_exact
+from app.ledger.models import Event, EventHour, EventTarget
+from app.timestamps import as_utc, isoformat_exact
 
 EVENTS = Event.__table__
 TARGETS = EventTarget.__table__
+HOURS = EventHour.__table__
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_HOUR = timedelta(hours=1)
+# The two-argument min and max, as each dialect names them.
+LEAST_GREATEST = {"sqlite": ("min", "max"), "postgresql": ("least", "greatest")}
 # The most events one transaction appends (the event writer's groups, the demo's chunks).
 MAX_EVENTS_PER_TRANSACTION = 5000
 
@@ -37,6 +43,12 @@ class Prepared(NamedTuple):
     chain: list  # each event's document_parts (head, tail) for the hash chain
     targets: list  # each target's values in column order
     terms: list  # the distinct search_terms rows of the events (tuples of values)
+    hours: list  # each event's ``hour_of`` its occurred_at
+
+
+def hour_of(moment):
+    """The ``event_hours`` hour of a timestamp: whole UTC hours since 1970, floored."""
+    return (as_utc(moment) - EPOCH) // ONE_HOUR
 
 
 def stored_payload(raw, occurred_at):
@@ -104,6 +116,14 @@ class Appender:
         self.insert_terms = BulkInsert(
             search.TERMS, dialect, suffix="ON CONFLICT (organization_id, term) DO NOTHING"
         )
+        least, greatest = LEAST_GREATEST[dialect.name]
+        self.widen_hours = BulkInsert(  # a span only ever widens
+            HOURS,
+            dialect,
+            suffix="ON CONFLICT (organization_id, hour) DO UPDATE SET "
+            f"first_seq = {least}(event_hours.first_seq, excluded.first_seq), "
+            f"last_seq = {greatest}(event_hours.last_seq, excluded.last_seq)",
+        )
         self.seq_index = self.insert_events.names.index("seq")
         self.hash_index = self.insert_events.names.index("hash")
         self.org_index = self.insert_events.names.index("organization_id")
@@ -125,6 +145,7 @@ class Appender:
             chain_parts,
             self.insert_targets.values(targets),
             [tuple(values) for values in self.insert_terms.values(term_rows)],
+            [hour_of(row["occurred_at"]) for row in rows],
         )
 
     def append(self, cursor, batches):
@@ -142,6 +163,19 @@ class Appender:
         self.insert_terms.execute(
             cursor, sorted({term for prepared in batches for term in prepared.terms})
         )
+        self.widen_hours.execute(
+            cursor, self.spans(events, [hour for prepared in batches for hour in prepared.hours])
+        )
+
+    def spans(self, events, hours):
+        """The ``event_hours`` rows of numbered events: each (organization, hour)'s
+        lowest and highest seq, in key order."""
+        found = {}
+        for values, hour in zip(events, hours, strict=True):
+            key, seq = (values[self.org_index], hour), values[self.seq_index]
+            span = found.get(key)
+            found[key] = (seq, seq) if span is None else (min(span[0], seq), max(span[1], seq))
+        return [(*key, *span) for key, span in sorted(found.items())]
 
     def number(self, cursor, events, chain_parts):
         """Fill in each event's ``seq`` and ``hash`` (``chain.number_all``: under each
@@ -185,7 +219,8 @@ class BulkInsert:
     ROWS_PER_STATEMENT = 500  # x 15 columns: within SQLite's 32,766 bound parameters
 
     def __init__(self, table, dialect, suffix=""):
-        self.columns = [column for column in table.columns if not column.primary_key]
+        generated = table.autoincrement_column  # the database numbers it
+        self.columns = [column for column in table.columns if column is not generated]
         marker = "?" if dialect.paramstyle == "qmark" else "%s"
         names = ", ".join(column.name for column in self.columns)
         self.row_markers = f"({', '.join(marker for _ in self.columns)})"

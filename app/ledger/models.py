@@ -153,3 +153,23 @@ class ChainHead(db.Model):
     purged_through_seq: Mapped[int] = mapped_column(BigInteger)
     purged_through_hash: Mapped[str] = mapped_column(String(64))
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventHour(db.Model):
+    """The ``seq`` span of an organization's events that occurred in one hour.
+
+    A list in ``seq`` order filtered by a date range walks the (organization, seq)
+    index; the spans of the range's hours bound that walk to the seqs where its events
+    can be (app/events/sequence.py). Every insert path widens them in the inserting
+    transaction, under the chain lock (``Appender.append``); the retention purge drops
+    the spans it emptied. A span may be wider than its events, never narrower.
+    """
+
+    __tablename__ = "event_hours"
+
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # UTC hours since 1970
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.ingest.models import IDEMPOTENCY_WINDOW, IdempotencyRecord
 from app.integrity import verify
 from app.ledger import chain, search
-from app.ledger.models import ChainHead, Event, EventTarget
+from app.ledger.models import ChainHead, Event, EventHour, EventTarget
 from app.orgs.models import Organization
 from app.service_errors import ServiceError
 from app.timestamps import utcnow
@@ -171,6 +171,11 @@ def purge_batch(report, batch_size):
             Event.organization_id == report.org_id,
             Event.seq > head.purged_through_seq,
             Event.seq <= walk.seq,
+        )
+    )
+    db.session.execute(  # hours whose events are all gone now
+        delete(EventHour).where(
+            EventHour.organization_id == report.org_id, EventHour.last_seq <= walk.seq
         )
     )
     purged_terms = set()

@@ -133,6 +133,32 @@ def test_paging_forwards_and_back_in_both_orders(api, world):
         assert sent(back) == expected[3:6]
 
 
+def test_a_range_pages_in_seq_order_though_times_are_out_of_order(api, make_events):
+    """Old events sent among new ones (a backfill) are in their range's pages, in seq
+    order, a page at a time either way; a range no event is in lists nothing."""
+    ago = [3, 20, 3, 21, 0, 20, 22, 3]  # days before now, in the order sent
+    ids = make_events(
+        api.org_id,
+        *(seed_event(occurred_at=isoformat(utcnow() - timedelta(days=d, hours=1))) for d in ago),
+    )
+    in_range = [i for i, d in zip(ids, ago, strict=True) if 10 <= d <= 21]
+    span = {
+        "range_start": isoformat(utcnow() - timedelta(days=22)),
+        "range_end": isoformat(utcnow() - timedelta(days=10)),
+    }
+    for order, expected in (("desc", in_range[::-1]), ("asc", in_range)):
+        seen, after = [], None
+        while True:
+            body = read(api, limit=1, order=order, **span, **({"after": after} if after else {}))
+            seen += sent(body)
+            after = body["list_metadata"]["after"]
+            if after is None or not body["data"]:
+                break
+        assert seen == expected
+    empty = {"range_start": "2001-01-01T00:00:00Z", "range_end": "2001-02-01T00:00:00Z"}
+    assert read(api, **empty)["data"] == []
+
+
 def test_an_ascending_list_is_a_poll(api, world, make_events):
     body = read(api, limit=100, order="asc", actions=ACTIONS)
     assert sent(body) == world
